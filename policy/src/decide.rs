@@ -1,0 +1,558 @@
+//! Decisions: who may do what, on which cluster, and as whom the proxy acts.
+//!
+//! Semantics (see docs/policy.md):
+//! - default deny; any matching deny beats any allow, whatever the priority;
+//! - policies are evaluated in name order and the set is sorted by name at
+//!   load, so results never depend on file order;
+//! - cluster tags and user attributes are read on every call (they change at
+//!   run time); nothing about them is cached in the set;
+//! - list/watch without a name may be allowed partially: the proxy then
+//!   filters items with [`ObjectFilter::visible`].
+
+use crate::model::{CondSource, Policy, PolicySet, Rule, Target};
+use crate::pattern::PatternSet;
+use crate::spec::{Effect, SessionRecording};
+use crate::verbs::VerbSet;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// An authenticated KAC user, from the proxy's users file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserContext {
+    pub name: String,
+    pub groups: Vec<String>,
+    /// Attributes such as `team=platform`, tested by `userAttribute` conditions.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A cluster from the registry; its tags may change at any time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterContext {
+    pub name: String,
+    /// Tags such as `ClusterType=dev`, tested by `clusterTag` conditions.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a request asks for, as the proxy attributes it.
+///
+/// The proxy fills this from `kac_request::RequestInfo`:
+/// - `verb` = `RequestInfo::kac_verb()`: the Kubernetes verb (get, list,
+///   watch, create, update, patch, delete, deletecollection, …) except that
+///   the pod subresources exec, attach, portforward, log and proxy become
+///   those KAC verbs, so "read pods" never covers "exec into pods";
+/// - `api_group` (`""` for the core group), `resource` (plural, e.g. `pods`),
+///   `subresource` (`""` when none), `namespace` and `name` as attributed;
+/// - for non-resource requests (`/version`, `/apis`, …) `non_resource_path`
+///   is the URL path, `verb` the lower-case HTTP method (`get`), and the
+///   resource fields are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestAttributes {
+    pub verb: String,
+    pub api_group: String,
+    pub resource: String,
+    pub subresource: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub non_resource_path: Option<String>,
+}
+
+/// The identity the proxy impersonates upstream (`Impersonate-User`,
+/// `Impersonate-Group`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subjects {
+    pub user: String,
+    pub groups: Vec<String>,
+}
+
+/// A rule of a policy: its position in `spec.actions` and its optional name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub index: usize,
+    pub name: Option<Arc<str>>,
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "actions[{}]", self.index)?;
+        if let Some(n) = &self.name {
+            write!(f, " ({n})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a request was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// A deny rule matches the request.
+    ExplicitDeny,
+    /// A deny rule matches some of the objects a request without a name
+    /// (create, deletecollection) may touch; only list and watch can be
+    /// filtered, so the request is denied whole.
+    DenyMayApply,
+    /// Policies apply to the user on this cluster, but none allows this.
+    NoMatchingAllow,
+    /// No policy applies to the user on this cluster.
+    NoApplicablePolicy,
+}
+
+impl DenyReason {
+    /// Stable identifier, used in test cases and audit events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::ExplicitDeny => "explicit-deny",
+            DenyReason::DenyMayApply => "deny-may-apply",
+            DenyReason::NoMatchingAllow => "no-matching-allow",
+            DenyReason::NoApplicablePolicy => "no-applicable-policy",
+        }
+    }
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DenyReason::ExplicitDeny => "denied by a deny rule",
+            DenyReason::DenyMayApply => {
+                "a deny rule covers some objects this request may touch, and it cannot be filtered"
+            }
+            DenyReason::NoMatchingAllow => "no rule allows this request (default deny)",
+            DenyReason::NoApplicablePolicy => {
+                "no policy applies to this user on this cluster (default deny)"
+            }
+        })
+    }
+}
+
+/// The name under which the built-in discovery rule appears.
+pub const BUILTIN_DISCOVERY: &str = "builtin:discovery";
+
+/// Paths every authenticated user may `get` unless a deny rule says
+/// otherwise, like Kubernetes' system:discovery role.
+pub const DISCOVERY_PATHS: &[&str] = &[
+    "/api", "/api/*", "/apis", "/apis/*", "/version", "/openapi/*", "/healthz", "/readyz",
+    "/livez",
+];
+
+/// Group given to the built-in discovery subject; kube-apiserver (and
+/// kac-sim) grant discovery to it.
+pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
+
+/// Whether a non-resource path is covered by the built-in discovery allow.
+pub fn is_discovery_path(path: &str) -> bool {
+    DISCOVERY_PATHS.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == *p || path.strip_prefix(p) == Some("/"),
+    })
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow {
+        /// Whom the proxy impersonates.
+        subjects: Subjects,
+        /// The allowing policy (`builtin:discovery` for the built-in rule).
+        policy: Arc<str>,
+        rule: RuleRef,
+        /// The session (exec/attach) must be recorded.
+        require_recording: bool,
+        /// A list/watch allowed only in part: filter items with
+        /// [`PolicySet::list_scope`].
+        filtered: bool,
+    },
+    Deny {
+        /// The denying policy and rule, for explicit denies.
+        policy: Option<Arc<str>>,
+        rule: Option<RuleRef>,
+        reason: DenyReason,
+    },
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Allow { subjects, policy, rule, require_recording, filtered } => {
+                write!(f, "ALLOW by policy {policy} {rule} as user {:?}", subjects.user)?;
+                if !subjects.groups.is_empty() {
+                    write!(f, " groups [{}]", subjects.groups.join(", "))?;
+                }
+                if *filtered {
+                    f.write_str(", list filtered per object")?;
+                }
+                if *require_recording {
+                    f.write_str(", session recording required")?;
+                }
+                Ok(())
+            }
+            Decision::Deny { policy, rule, reason } => {
+                f.write_str("DENY")?;
+                if let Some(p) = policy {
+                    write!(f, " by policy {p}")?;
+                }
+                if let Some(r) = rule {
+                    write!(f, " {r}")?;
+                }
+                write!(f, ": {reason}")
+            }
+        }
+    }
+}
+
+/// How far a rule covers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// Every object the request touches.
+    Full,
+    /// Some objects (a list across namespaces, or a name pattern on a
+    /// request without a name).
+    Partial,
+    /// None.
+    Miss,
+}
+
+/// Coverage of a rule for a request; `verb_bit` is `VerbSet::bit(verb)`.
+#[inline]
+pub(crate) fn coverage(rule: &Rule, req: &RequestAttributes, verb_bit: u32) -> Coverage {
+    if !rule.verbs.contains_bit(verb_bit) {
+        return Coverage::Miss;
+    }
+    match (&rule.target, &req.non_resource_path) {
+        (Target::NonResource { urls }, Some(path)) => {
+            if urls.matches(path) {
+                Coverage::Full
+            } else {
+                Coverage::Miss
+            }
+        }
+        (Target::Resources { kinds, namespaces, names }, None) => {
+            if !kinds.iter().any(|k| k.matches(&req.api_group, &req.resource)) {
+                return Coverage::Miss;
+            }
+            let mut cov = Coverage::Full;
+            if let Some(ns) = namespaces {
+                match (&req.namespace, &req.name) {
+                    (Some(n), _) if ns.matches(n) => {}
+                    (Some(_), _) => return Coverage::Miss,
+                    // A cluster-wide collection may include matching namespaces.
+                    (None, None) => cov = Coverage::Partial,
+                    // A named cluster-scoped object is in no namespace.
+                    (None, Some(_)) => return Coverage::Miss,
+                }
+            }
+            if let Some(names) = names {
+                match &req.name {
+                    Some(n) if names.matches(n) => {}
+                    Some(_) => return Coverage::Miss,
+                    None => cov = Coverage::Partial,
+                }
+            }
+            cov
+        }
+        _ => Coverage::Miss,
+    }
+}
+
+/// Whether a list/watch response can be filtered per object.
+pub(crate) fn is_filterable(req: &RequestAttributes) -> bool {
+    req.non_resource_path.is_none()
+        && req.name.is_none()
+        && (req.verb == "list" || req.verb == "watch")
+}
+
+pub(crate) fn subjects_for(policy: &Policy, user: &UserContext) -> Subjects {
+    Subjects {
+        user: policy.subject_user.replace("{user}", &user.name),
+        groups: policy.subject_groups.clone(),
+    }
+}
+
+pub(crate) fn builtin_subjects(user: &UserContext) -> Subjects {
+    Subjects {
+        user: crate::model::DEFAULT_SUBJECT_USER.replace("{user}", &user.name),
+        groups: vec![AUTHENTICATED_GROUP.to_string()],
+    }
+}
+
+fn wants_recording(policy: &Policy, verb: &str) -> bool {
+    policy.recording == SessionRecording::Required && (verb == "exec" || verb == "attach")
+}
+
+/// Why a policy does not apply, or `None` when it does.
+pub(crate) fn inapplicable(
+    policy: &Policy,
+    user: &UserContext,
+    cluster: &ClusterContext,
+) -> Option<String> {
+    if !policy.clusters.matches(&cluster.name) {
+        return Some(format!("cluster {:?} not in {}", cluster.name, policy.clusters));
+    }
+    for c in &policy.conditions {
+        let value = match c.source {
+            CondSource::ClusterTag => cluster.tags.get(&c.key),
+            CondSource::UserAttribute => user.attributes.get(&c.key),
+        };
+        if !c.holds(value.map(String::as_str)) {
+            let shown = value.map_or("unset".to_string(), |v| format!("{v:?}"));
+            return Some(format!("condition {c} is false ({} is {shown})", c.key));
+        }
+    }
+    None
+}
+
+/// Whether a policy is assigned to the user (before cluster and conditions).
+pub(crate) fn is_assigned(policy: &Policy, user: &UserContext) -> bool {
+    policy.everyone
+        || policy.users.iter().any(|u| *u == user.name)
+        || policy.groups.iter().any(|g| user.groups.contains(g))
+}
+
+/// The policies that apply to one user on one cluster, computed once and
+/// reused, e.g. for every item of a list.
+pub struct Applicable<'a> {
+    pub(crate) set: &'a PolicySet,
+    pub(crate) user: &'a UserContext,
+    /// Indexes into `set.policies`, ascending (= name order).
+    pub(crate) policies: Vec<u32>,
+}
+
+impl PolicySet {
+    /// The policies assigned to `user` whose clusters and conditions hold on
+    /// `cluster`, evaluated now (tags are read on every call).
+    pub fn applicable<'a>(&'a self, user: &'a UserContext, cluster: &ClusterContext) -> Applicable<'a> {
+        let mut idx: Vec<u32> = Vec::new();
+        if let Some(v) = self.by_user.get(&user.name) {
+            idx.extend_from_slice(v);
+        }
+        for g in &user.groups {
+            if let Some(v) = self.by_group.get(g) {
+                idx.extend_from_slice(v);
+            }
+        }
+        idx.extend_from_slice(&self.everyone);
+        idx.sort_unstable();
+        idx.dedup();
+        idx.retain(|&i| inapplicable(&self.policies[i as usize], user, cluster).is_none());
+        Applicable { set: self, user, policies: idx }
+    }
+
+    /// Decides one request. Shorthand for `applicable(..).decide(..)`.
+    pub fn decide(&self, user: &UserContext, cluster: &ClusterContext, req: &RequestAttributes) -> Decision {
+        self.applicable(user, cluster).decide(req)
+    }
+
+    /// What a list or watch may show; see [`ListScope`].
+    pub fn list_scope(
+        &self,
+        user: &UserContext,
+        cluster: &ClusterContext,
+        verb: &str,
+        api_group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> ListScope {
+        self.applicable(user, cluster).list_scope(verb, api_group, resource, namespace)
+    }
+}
+
+impl Applicable<'_> {
+    /// Whether no policy applies.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// Names of the applicable policies, in name order.
+    pub fn policy_names(&self) -> Vec<&str> {
+        self.policies.iter().map(|&i| &*self.set.policies[i as usize].name).collect()
+    }
+
+    /// Decides one request.
+    pub fn decide(&self, req: &RequestAttributes) -> Decision {
+        let bit = VerbSet::bit(&req.verb);
+        let filterable = is_filterable(req);
+        // Best allow: highest priority, then first policy by name, then first rule.
+        let mut best: Option<(&Policy, &Rule)> = None;
+        let mut partial_deny = false;
+        for &i in &self.policies {
+            let p = &self.set.policies[i as usize];
+            for r in &p.rules {
+                let cov = coverage(r, req, bit);
+                if cov == Coverage::Miss {
+                    continue;
+                }
+                match r.effect {
+                    Effect::Deny => {
+                        if cov == Coverage::Full || !filterable {
+                            let reason = if cov == Coverage::Full {
+                                DenyReason::ExplicitDeny
+                            } else {
+                                DenyReason::DenyMayApply
+                            };
+                            return Decision::Deny {
+                                policy: Some(p.name.clone()),
+                                rule: Some(RuleRef { index: r.index, name: r.name.clone() }),
+                                reason,
+                            };
+                        }
+                        partial_deny = true;
+                    }
+                    Effect::Allow => {
+                        if cov == Coverage::Partial {
+                            if !filterable {
+                                continue;
+                            }
+                        }
+                        let better = match best {
+                            None => true,
+                            Some((bp, _)) => p.priority > bp.priority,
+                        };
+                        if better {
+                            best = Some((p, r));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((p, r)) = best {
+            // Filtered unless some allow covers everything and no deny covers part.
+            let full_allow = self.any_full_allow(req, bit);
+            return Decision::Allow {
+                subjects: subjects_for(p, self.user),
+                policy: p.name.clone(),
+                rule: RuleRef { index: r.index, name: r.name.clone() },
+                require_recording: wants_recording(p, &req.verb),
+                filtered: filterable && (partial_deny || !full_allow),
+            };
+        }
+        if let Some(path) = &req.non_resource_path {
+            if req.verb == "get" && is_discovery_path(path) {
+                return Decision::Allow {
+                    subjects: builtin_subjects(self.user),
+                    policy: Arc::from(BUILTIN_DISCOVERY),
+                    rule: RuleRef { index: 0, name: Some(Arc::from("discovery")) },
+                    require_recording: false,
+                    filtered: false,
+                };
+            }
+        }
+        Decision::Deny {
+            policy: None,
+            rule: None,
+            reason: if self.policies.is_empty() {
+                DenyReason::NoApplicablePolicy
+            } else {
+                DenyReason::NoMatchingAllow
+            },
+        }
+    }
+
+    fn any_full_allow(&self, req: &RequestAttributes, bit: u32) -> bool {
+        self.policies.iter().any(|&i| {
+            self.set.policies[i as usize]
+                .rules
+                .iter()
+                .any(|r| r.effect == Effect::Allow && coverage(r, req, bit) == Coverage::Full)
+        })
+    }
+
+    /// What a list or watch of `resource` (in `namespace`, or across all
+    /// namespaces when `None`) may show.
+    pub fn list_scope(&self, verb: &str, api_group: &str, resource: &str, namespace: Option<&str>) -> ListScope {
+        let req = RequestAttributes {
+            verb: verb.to_string(),
+            api_group: api_group.to_string(),
+            resource: resource.to_string(),
+            namespace: namespace.map(str::to_string),
+            ..RequestAttributes::default()
+        };
+        let bit = VerbSet::bit(verb);
+        let mut filter = ObjectFilter::default();
+        for &i in &self.policies {
+            for r in &self.set.policies[i as usize].rules {
+                let cov = coverage(r, &req, bit);
+                if cov == Coverage::Miss {
+                    continue;
+                }
+                let Target::Resources { namespaces, names, .. } = &r.target else { continue };
+                let sel = ObjectSel {
+                    // Already satisfied when the list is in one namespace.
+                    namespaces: if namespace.is_some() { None } else { namespaces.clone() },
+                    names: names.clone(),
+                };
+                match (r.effect, cov) {
+                    (Effect::Deny, Coverage::Full) => return ListScope::None,
+                    (Effect::Deny, _) => filter.denies.push(sel),
+                    (Effect::Allow, Coverage::Full) => filter.allow_all = true,
+                    (Effect::Allow, _) => filter.allows.push(sel),
+                }
+            }
+        }
+        if filter.allow_all {
+            filter.allows.clear();
+        }
+        if !filter.allow_all && filter.allows.is_empty() {
+            ListScope::None
+        } else if filter.allow_all && filter.denies.is_empty() {
+            ListScope::All
+        } else {
+            ListScope::Filter(filter)
+        }
+    }
+}
+
+/// What a list or watch may show.
+#[derive(Debug, Clone)]
+pub enum ListScope {
+    /// Every object: the proxy can pass the response through undecoded.
+    All,
+    /// No object: the proxy answers 403 (or an empty list).
+    None,
+    /// Some objects: test each with [`ObjectFilter::visible`].
+    Filter(ObjectFilter),
+}
+
+#[derive(Debug, Clone)]
+struct ObjectSel {
+    namespaces: Option<Arc<PatternSet>>,
+    names: Option<Arc<PatternSet>>,
+}
+
+impl ObjectSel {
+    #[inline]
+    fn matches(&self, namespace: Option<&str>, name: &str) -> bool {
+        if let Some(ns) = &self.namespaces {
+            match namespace {
+                Some(n) if ns.matches(n) => {}
+                _ => return false,
+            }
+        }
+        self.names.as_ref().is_none_or(|n| n.matches(name))
+    }
+}
+
+/// A per-object visibility test for one (user, cluster, verb, resource,
+/// namespace). Owns its data, so the proxy can keep it for a whole watch.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectFilter {
+    allow_all: bool,
+    allows: Vec<ObjectSel>,
+    denies: Vec<ObjectSel>,
+}
+
+impl ObjectFilter {
+    /// Whether the object `namespace/name` may be shown. Deny wins.
+    #[inline]
+    pub fn visible(&self, namespace: Option<&str>, name: &str) -> bool {
+        if self.denies.iter().any(|d| d.matches(namespace, name)) {
+            return false;
+        }
+        self.allow_all || self.allows.iter().any(|a| a.matches(namespace, name))
+    }
+}

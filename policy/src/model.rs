@@ -1,0 +1,209 @@
+//! The compiled policy set: patterns compiled, verbs as bitmasks, policies
+//! sorted by name and indexed by assignment. Nothing here depends on cluster
+//! tags or user attributes, which change at run time and are evaluated per
+//! call (see `decide`).
+
+use crate::pattern::PatternSet;
+use crate::spec::{Effect, SessionRecording};
+use crate::verbs::VerbSet;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The default impersonated user: the KAC user name with a `kac:` prefix, so
+/// a KAC user can never be confused with a cluster-local user of that name.
+pub const DEFAULT_SUBJECT_USER: &str = "kac:{user}";
+
+/// A resource kind selector: `pods` (core group), `deployments.apps`,
+/// `*.apps` (every resource of a group), `*` (everything, CRDs included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KindSel {
+    /// `None` means any resource.
+    pub resource: Option<Box<str>>,
+    /// `None` means any group; `Some("")` is the core group.
+    pub group: Option<Box<str>>,
+}
+
+impl KindSel {
+    #[inline]
+    pub fn matches(&self, group: &str, resource: &str) -> bool {
+        self.resource.as_deref().is_none_or(|r| r == resource)
+            && self.group.as_deref().is_none_or(|g| g == group)
+    }
+}
+
+impl std::fmt::Display for KindSel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.resource, &self.group) {
+            (None, None) => f.write_str("*"),
+            (r, g) => {
+                f.write_str(r.as_deref().unwrap_or("*"))?;
+                match g.as_deref() {
+                    Some("") => Ok(()),
+                    Some(g) => write!(f, ".{g}"),
+                    None => f.write_str(".*"),
+                }
+            }
+        }
+    }
+}
+
+/// What a rule applies to.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Resources {
+        kinds: Vec<KindSel>,
+        /// `None`: any namespace and cluster-scoped requests too.
+        namespaces: Option<Arc<PatternSet>>,
+        /// `None`: any name, and requests without a name (list, create).
+        names: Option<Arc<PatternSet>>,
+    },
+    NonResource {
+        urls: PatternSet,
+    },
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub index: usize,
+    pub name: Option<Arc<str>>,
+    pub line: usize,
+    pub effect: Effect,
+    pub verbs: VerbSet,
+    pub target: Target,
+}
+
+/// Where a condition reads its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CondSource {
+    ClusterTag,
+    UserAttribute,
+}
+
+/// How a condition tests the value.
+#[derive(Debug, Clone)]
+pub(crate) enum CondTest {
+    Equals(String),
+    In(Vec<String>),
+    Matches(crate::pattern::Pattern),
+}
+
+/// One condition of a policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    pub source: CondSource,
+    pub key: String,
+    pub test: CondTest,
+}
+
+impl Condition {
+    #[inline]
+    pub fn holds(&self, value: Option<&str>) -> bool {
+        let Some(v) = value else { return false };
+        match &self.test {
+            CondTest::Equals(e) => e == v,
+            CondTest::In(set) => set.iter().any(|e| e == v),
+            CondTest::Matches(p) => p.matches(v),
+        }
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let src = match self.source {
+            CondSource::ClusterTag => "cluster tag",
+            CondSource::UserAttribute => "user attribute",
+        };
+        match &self.test {
+            CondTest::Equals(e) => write!(f, "{src} {}={e}", self.key),
+            CondTest::In(set) => write!(f, "{src} {} in [{}]", self.key, set.join(", ")),
+            CondTest::Matches(p) => write!(f, "{src} {} matches {p}", self.key),
+        }
+    }
+}
+
+/// One compiled policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub name: Arc<str>,
+    pub file: Arc<str>,
+    pub line: usize,
+    pub priority: i32,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+    pub everyone: bool,
+    pub clusters: PatternSet,
+    /// Impersonated user; `{user}` stands for the KAC user name.
+    pub subject_user: String,
+    pub subject_groups: Vec<String>,
+    pub conditions: Vec<Condition>,
+    pub rules: Vec<Rule>,
+    pub recording: SessionRecording,
+}
+
+/// A validated, compiled set of policies. Immutable: reloads build a new set
+/// and swap it in whole (see [`crate::PolicyStore`]).
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// Sorted by name, so decisions never depend on file order.
+    pub(crate) policies: Vec<Policy>,
+    pub(crate) by_user: HashMap<String, Vec<u32>>,
+    pub(crate) by_group: HashMap<String, Vec<u32>>,
+    pub(crate) everyone: Vec<u32>,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+impl PolicySet {
+    /// A set with no policies: everything is denied except discovery.
+    pub fn empty() -> PolicySet {
+        PolicySet::default()
+    }
+
+    pub(crate) fn from_policies(mut policies: Vec<Policy>, files: Vec<PathBuf>) -> PolicySet {
+        policies.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut set = PolicySet {
+            files,
+            ..PolicySet::default()
+        };
+        for (i, p) in policies.iter().enumerate() {
+            let i = i as u32;
+            for u in &p.users {
+                set.by_user.entry(u.clone()).or_default().push(i);
+            }
+            for g in &p.groups {
+                set.by_group.entry(g.clone()).or_default().push(i);
+            }
+            if p.everyone {
+                set.everyone.push(i);
+            }
+        }
+        set.policies = policies;
+        set
+    }
+
+    /// Number of policies.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// Whether the set has no policies.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// Policy names, sorted.
+    pub fn policy_names(&self) -> impl Iterator<Item = &str> {
+        self.policies.iter().map(|p| &*p.name)
+    }
+
+    /// Total number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.policies.iter().map(|p| p.rules.len()).sum()
+    }
+
+    /// The files the set was loaded from (after expanding directories).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
