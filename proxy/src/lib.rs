@@ -1,1 +1,14 @@
-//! placeholder
+//! # kac-proxy: the authenticating, policy-enforcing, auditing proxy
+//!
+//! **Owns:** the listener (TLS, HTTP/1.1 and HTTP/2), user authentication,
+//! the cluster registry, the request flow (attribute → decide → impersonate →
+//! forward → audit), the audit pipeline into the store, and the wiring of
+//! response filtering and session recording into that flow.
+//!
+//! **Must not touch:** policy semantics (kac-policy), request attribution
+//! rules (kac-request), frame decoding and session modelling (kac-recorder),
+//! storage formats (kac-store). The proxy keeps no state of its own besides
+//! the store, so many replicas can run behind a load balancer.
+
+pub mod audit;
+pub mod http;
