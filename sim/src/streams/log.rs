@@ -90,7 +90,11 @@ impl LogOptions {
             timestamps: q.flag("timestamps"),
             tail_lines: nonneg("tailLines")?.map(|v| v as usize),
             limit_bytes: nonneg("limitBytes")?.map(|v| v as usize),
-            since: since_time.or(since_seconds.map(|s| now - chrono::Duration::seconds(s))),
+            since: since_time.or(since_seconds.map(|s| {
+                chrono::Duration::try_seconds(s)
+                    .and_then(|d| now.checked_sub_signed(d))
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            })),
         })
     }
 }
@@ -283,6 +287,10 @@ mod tests {
         assert_eq!(o.tail_lines, Some(3));
         assert_eq!(o.since, Some(ts("2026-01-01T00:59:00Z")));
         assert!(LogOptions::from_query(&Query::parse(Some("tailLines=-1")), now).is_err());
+        let huge =
+            LogOptions::from_query(&Query::parse(Some("sinceSeconds=9223372036854775807")), now)
+                .unwrap();
+        assert_eq!(huge.since, Some(DateTime::<Utc>::MIN_UTC));
         assert!(LogOptions::from_query(&Query::parse(Some("limitBytes=0")), now).is_err());
         assert!(LogOptions::from_query(
             &Query::parse(Some("sinceSeconds=1&sinceTime=2026-01-01T00:00:00Z")),

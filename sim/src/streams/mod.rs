@@ -145,3 +145,37 @@ pub(crate) fn status_response(code: u16, reason: &str, message: &str) -> Respons
 pub(crate) fn bad_request(message: &str) -> Response<Body> {
     status_response(400, "BadRequest", message)
 }
+
+/// Fuzzing entry point for the untrusted inputs parsed outside the SPDY
+/// codec: channel frames under every protocol, resize messages, the query
+/// string and log lines. Must never panic.
+pub fn fuzz_inputs(data: &[u8]) {
+    use channel::ChannelProtocol as P;
+    for p in [P::V5, P::V4, P::V1, P::V4Base64, P::V1Base64] {
+        let _ = channel::decode(p, data);
+    }
+    let _ = channel::parse_resize(data);
+    let text = String::from_utf8_lossy(data);
+    let q = query::Query::parse(Some(&text));
+    let _ = q.int("tailLines");
+    let _ = portforward::parse_ports(&q.all("ports"));
+    let _ = log::LogOptions::from_query(&q, chrono::Utc::now());
+    for line in text.lines() {
+        let _ = log::parse_entry(line);
+    }
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    proptest::proptest! {
+        #[test]
+        fn fuzz_inputs_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            super::fuzz_inputs(&data);
+        }
+
+        #[test]
+        fn fuzz_inputs_on_texty_input(s in "[0-9a-zA-Z=&%+,:. -]{0,80}") {
+            super::fuzz_inputs(s.as_bytes());
+        }
+    }
+}
