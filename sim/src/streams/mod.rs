@@ -179,3 +179,6 @@ mod fuzz_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod e2e;
