@@ -18,6 +18,7 @@
 //! println!("{}", set.decide(&user, &cluster, &req));
 //! ```
 
+pub mod cases;
 mod compile;
 mod decide;
 mod error;
@@ -26,6 +27,7 @@ mod load;
 mod locate;
 mod model;
 mod pattern;
+mod reqspec;
 pub mod spec;
 mod store;
 mod verbs;
@@ -40,6 +42,7 @@ pub use explain::{describe_request, Explanation, RuleOutcome, RuleTrace};
 pub use load::fuzz_load;
 pub use model::{PolicySet, DEFAULT_SUBJECT_USER};
 pub use pattern::{Pattern, PatternError, PatternSet};
+pub use reqspec::{parse_request, parse_request_args};
 pub use spec::{Effect, SessionRecording, API_VERSION, KIND_POLICY, KIND_TEST_SUITE};
 pub use store::{PolicyStore, ReloadReport};
 pub use verbs::KNOWN_VERBS;
