@@ -1,1 +1,76 @@
-//! placeholder
+//! # kac-store: the audit store and the `kac-audit` CLI
+//!
+//! **Owns:** the append-only event log (segments of CRC-framed,
+//! zstd-compressed, hash-chained blocks; group commit; crash recovery), the
+//! tantivy index over it, the search language, and the `kac-audit` binary.
+//! The log is the source of truth; the index is a rebuildable cache.
+//!
+//! **Must not touch:** the event model (that is kac-event's), HTTP, policy,
+//! or the proxy's request path beyond the [`Writer`] handle it is given.
+//!
+//! Layers, bottom up: [`log::codec`] (pure byte layout), [`log::segment`]
+//! (files), [`writer`] (group commit), [`index`] (tantivy), [`query`]
+//! (the search language), [`Store`] (ties them together), `cli`.
+
+pub mod error;
+pub mod index;
+pub mod log;
+pub mod query;
+mod read;
+mod store;
+pub mod writer;
+
+pub use error::{Result, StoreError};
+pub use log::verify::{VerifyIssue, VerifyReport};
+pub use log::{Pointer, Position};
+pub use query::{Field, Query};
+pub use read::{Hit, SessionSummary, Stats, Tail};
+pub use store::{PruneReport, Store};
+pub use writer::{OnFull, Seq, Writer};
+
+use std::time::Duration;
+
+/// How a store is opened for writing.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Group commit: fsync at most this often; appends in between share it.
+    /// Zero fsyncs after every batch the writer thread picks up.
+    pub fsync_interval: Duration,
+    /// Rotate (seal) the active segment past this size...
+    pub segment_max_bytes: u64,
+    /// ...or this age.
+    pub segment_max_age: Duration,
+    /// A block is sealed at this many events...
+    pub block_max_events: usize,
+    /// ...or this many uncompressed bytes.
+    pub block_max_bytes: usize,
+    /// This process's stream id: segments are `{writer_id}-{seq}.kseg`.
+    pub writer_id: String,
+    /// Maintain the tantivy index (off: log only, e.g. for benchmarks).
+    pub index: bool,
+    /// Bound of the in-process queue, in serialized bytes.
+    pub queue_max_bytes: usize,
+    /// What appends do when the queue is full.
+    pub on_full: OnFull,
+    pub zstd_level: i32,
+    /// Commit the index at least this often ("searchable within seconds").
+    pub index_commit_interval: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            fsync_interval: Duration::from_millis(20),
+            segment_max_bytes: 128 << 20,
+            segment_max_age: Duration::from_secs(24 * 3600),
+            block_max_events: 4096,
+            block_max_bytes: 512 << 10,
+            writer_id: "local".into(),
+            index: true,
+            queue_max_bytes: 64 << 20,
+            on_full: OnFull::Wait,
+            zstd_level: 3,
+            index_commit_interval: Duration::from_secs(1),
+        }
+    }
+}

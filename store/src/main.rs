@@ -1,4 +1,8 @@
+//! `kac-audit`: search, inspect, verify and maintain the KAC audit store.
+//! The CLI is a thin shell over `kac_store`; see `cli/`.
+
+mod cli;
+
 fn main() {
-    eprintln!("not built yet");
-    std::process::exit(2);
+    std::process::exit(cli::main());
 }

@@ -1,0 +1,206 @@
+//! The tantivy index over the log. It is a cache: every document points into
+//! the log (`ptr`), and `reindex` rebuilds it from the log alone.
+//!
+//! The index commit lags the log (tantivy commits are expensive): the
+//! indexer commits every second or every N documents, and each commit's
+//! payload records the log position it covers, so recovery re-indexes from
+//! exactly there.
+
+pub mod doc;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tantivy::schema::{Schema, FAST, INDEXED, STORED, STRING, TEXT};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::error::{IoContext, Result, StoreError};
+use crate::log::{BlockRef, Position};
+use crate::query::Field;
+use doc::{DocSpec, SessionContexts};
+
+/// Tantivy field handles.
+#[derive(Clone)]
+pub struct Fields {
+    pub exact: Vec<(Field, tantivy::schema::Field)>,
+    pub tag: tantivy::schema::Field,
+    pub seg: tantivy::schema::Field,
+    pub time: tantivy::schema::Field,
+    pub text: tantivy::schema::Field,
+    pub ptr: tantivy::schema::Field,
+}
+
+impl Fields {
+    pub fn exact(&self, f: Field) -> tantivy::schema::Field {
+        self.exact
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, h)| *h)
+            .expect("every Field is in the schema")
+    }
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let exact = Field::ALL
+        .iter()
+        .map(|f| (*f, b.add_text_field(f.as_str(), STRING)))
+        .collect();
+    let tag = b.add_text_field("tag", STRING);
+    let seg = b.add_text_field("seg", STRING);
+    let time = b.add_i64_field("time", INDEXED | FAST);
+    let text = b.add_text_field("text", TEXT);
+    let ptr = b.add_text_field("ptr", STORED);
+    let fields = Fields {
+        exact,
+        tag,
+        seg,
+        time,
+        text,
+        ptr,
+    };
+    (b.build(), fields)
+}
+
+/// Key of a segment in the `seg` field (used to delete a pruned segment).
+pub fn seg_key(writer: &str, segment: u64) -> String {
+    format!("{writer}/{segment}")
+}
+
+/// An open index with a reader.
+pub struct IndexHandle {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+    pub dir: PathBuf,
+}
+
+impl IndexHandle {
+    /// Opens (or, if `create`, creates) the index under `store/index`.
+    pub fn open(store: &Path, create: bool) -> Result<Self> {
+        let dir = store.join("index");
+        let (schema, fields) = schema();
+        let exists = dir.join("meta.json").exists();
+        let index = if exists {
+            Index::open_in_dir(&dir)?
+        } else if create {
+            std::fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
+            Index::create_in_dir(&dir, schema.clone())?
+        } else {
+            return Err(StoreError::NotFound(format!(
+                "no index in {} (run `kac-audit reindex`)",
+                dir.display()
+            )));
+        };
+        if index.schema() != schema {
+            return Err(StoreError::Index(format!(
+                "{}: schema differs from this version; run `kac-audit reindex`",
+                dir.display()
+            )));
+        }
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(IndexHandle {
+            index,
+            reader,
+            fields,
+            dir,
+        })
+    }
+
+    /// The log position covered by the last commit.
+    pub fn committed_position(&self) -> Result<Position> {
+        let metas = self.index.load_metas()?;
+        Ok(match metas.payload {
+            Some(p) => serde_json::from_str(&p)
+                .map_err(|e| StoreError::Index(format!("commit payload: {e}")))?,
+            None => Position::start(),
+        })
+    }
+}
+
+/// Commits every this many documents (besides the time-based commit).
+pub const COMMIT_DOCS: usize = 200_000;
+
+/// The single index writer of a store process.
+pub struct Indexer {
+    pub writer: IndexWriter<TantivyDocument>,
+    pub fields: Fields,
+    /// Log position after the last block added.
+    pub position: Position,
+    pub uncommitted: usize,
+    pub last_commit: Instant,
+    pub sessions: SessionContexts,
+}
+
+impl Indexer {
+    pub fn new(h: &IndexHandle) -> Result<Self> {
+        let writer = h
+            .index
+            .writer_with_num_threads(1, 64 << 20)
+            .map_err(|e| StoreError::Index(format!("opening index writer: {e}")))?;
+        Ok(Indexer {
+            writer,
+            fields: h.fields.clone(),
+            position: h.committed_position()?,
+            uncommitted: 0,
+            last_commit: Instant::now(),
+            sessions: SessionContexts::default(),
+        })
+    }
+
+    pub fn add(&mut self, d: &DocSpec) -> Result<()> {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::new();
+        for (k, v) in &d.fields {
+            doc.add_text(f.exact(*k), v);
+        }
+        for t in &d.tags {
+            doc.add_text(f.tag, t);
+        }
+        doc.add_text(f.seg, seg_key(&d.ptr.writer, d.ptr.segment));
+        doc.add_i64(f.time, d.time_us);
+        for t in &d.text {
+            doc.add_text(f.text, t);
+        }
+        doc.add_text(f.ptr, d.ptr.to_string());
+        self.writer.add_document(doc)?;
+        self.uncommitted += 1;
+        Ok(())
+    }
+
+    /// True when this block was already indexed.
+    pub fn covers(&self, b: &BlockRef) -> bool {
+        self.position.covers(b)
+    }
+
+    /// Commits with the covered log position as payload.
+    pub fn commit(&mut self, reader: &IndexReader) -> Result<()> {
+        let payload = serde_json::to_string(&self.position).expect("position serializes");
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        reader.reload()?;
+        self.uncommitted = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Drops every document of a segment (after `prune`).
+    pub fn delete_segment(&mut self, writer: &str, segment: u64) {
+        let t = Term::from_field_text(self.fields.seg, &seg_key(writer, segment));
+        self.writer.delete_term(t);
+        self.uncommitted += 1;
+    }
+
+    /// Empties the index (before `reindex`).
+    pub fn clear(&mut self) -> Result<()> {
+        self.writer.delete_all_documents()?;
+        self.position = Position::start();
+        self.sessions.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! Query translation: a plain [`Query`] becomes a tantivy boolean query;
+//! results come back newest first as log pointers.
+
+use std::ops::Bound;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{Order, TantivyDocument, Term};
+
+use super::doc::{KIND_CHUNK, KIND_COMMAND, KIND_START};
+use super::IndexHandle;
+use crate::error::{Result, StoreError};
+use crate::log::Pointer;
+use crate::query::{Field, Query};
+
+/// Which documents a search may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kinds {
+    /// API events and session start/command/end (what `search` shows).
+    Events,
+    /// Session starts and commands (to find sessions).
+    SessionsAndCommands,
+    /// Everything, chunk documents included (to reassemble a session).
+    All,
+}
+
+fn term(f: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(f, v),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// Tokenizes a free-text phrase the way the `text` field was indexed.
+pub fn text_tokens(h: &IndexHandle, phrase: &str) -> Result<Vec<String>> {
+    let mut tok = h.index.tokenizer_for_field(h.fields.text)?;
+    let mut stream = tok.token_stream(phrase);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        out.push(t.text.clone());
+    }
+    Ok(out)
+}
+
+/// Builds the tantivy query.
+pub fn build(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<Box<dyn TQuery>> {
+    let f = &h.fields;
+    let mut must: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+    for (field, v) in &q.fields {
+        must.push((Occur::Must, term(f.exact(*field), v)));
+    }
+    for (k, v) in &q.tags {
+        must.push((Occur::Must, term(f.tag, &format!("{k}={v}"))));
+    }
+    if q.since.is_some() || q.until.is_some() {
+        let lo = q.since.map_or(Bound::Unbounded, |t| {
+            Bound::Included(Term::from_field_i64(f.time, t.timestamp_micros()))
+        });
+        let hi = q.until.map_or(Bound::Unbounded, |t| {
+            Bound::Excluded(Term::from_field_i64(f.time, t.timestamp_micros()))
+        });
+        must.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+    }
+    for phrase in &q.text {
+        let toks = text_tokens(h, phrase)?;
+        let terms: Vec<Term> = toks
+            .iter()
+            .map(|t| Term::from_field_text(f.text, t))
+            .collect();
+        match terms.len() {
+            0 => {}
+            1 => must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    terms[0].clone(),
+                    IndexRecordOption::Basic,
+                )),
+            )),
+            _ => must.push((Occur::Must, Box::new(PhraseQuery::new(terms)))),
+        }
+    }
+    let kind = f.exact(Field::Kind);
+    match kinds {
+        Kinds::Events => must.push((Occur::MustNot, term(kind, KIND_CHUNK))),
+        Kinds::SessionsAndCommands => {
+            let either: Vec<(Occur, Box<dyn TQuery>)> = vec![
+                (Occur::Should, term(kind, KIND_START)),
+                (Occur::Should, term(kind, KIND_COMMAND)),
+            ];
+            must.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+        }
+        Kinds::All => {}
+    }
+    if !must.iter().any(|(o, _)| *o == Occur::Must) {
+        must.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Ok(Box::new(BooleanQuery::new(must)))
+}
+
+/// Runs a query: up to `limit` (time in µs, pointer), newest first.
+pub fn run(h: &IndexHandle, q: &Query, kinds: Kinds, limit: usize) -> Result<Vec<(i64, Pointer)>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let query = build(h, q, kinds)?;
+    let searcher = h.reader.searcher();
+    let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", Order::Desc);
+    let hits = searcher.search(&query, &top)?;
+    let mut out = Vec::with_capacity(hits.len());
+    for (t, addr) in hits {
+        let d: TantivyDocument = searcher.doc(addr)?;
+        let p = d
+            .get_first(h.fields.ptr)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| StoreError::Index("document without ptr".into()))?;
+        out.push((t, p.parse()?));
+    }
+    Ok(out)
+}
+
+/// Number of documents matching (for stats and tests).
+pub fn count(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<usize> {
+    let query = build(h, q, kinds)?;
+    Ok(h.reader.searcher().search(&query, &tantivy::collector::Count)?)
+}

@@ -1,0 +1,428 @@
+//! Group commit. Appenders put events into a bounded in-process queue and
+//! get a sequence number back at once; one background thread cuts the queue
+//! into blocks, compresses and writes them, and fsyncs at most every
+//! `fsync_interval`, then advances the durable seq. Many appends share one
+//! fsync; an event is reported durable only after its fsync.
+//!
+//! When the queue is full the appender waits or is refused
+//! ([`OnFull`]); nothing is ever dropped silently. When the log fails (disk
+//! full, I/O error), every later append and every durability wait fails:
+//! the proxy refuses requests rather than serve them unaudited.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use kac_event::Event;
+
+use crate::error::{Result, StoreError};
+use crate::log::codec::{encode_block, encode_frame, RawEvent, SegmentHeader};
+use crate::log::segment::SegmentWriter;
+use crate::log::{BlockRef, StreamPos};
+use crate::StoreOptions;
+
+/// Sequence number of an event in its writer stream (1-based, gapless).
+pub type Seq = u64;
+
+/// What `append` does when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFull {
+    /// Block the appender until the writer catches up (back-pressure: the
+    /// request waits). The default: audit completeness over latency.
+    #[default]
+    Wait,
+    /// Return [`StoreError::QueueFull`] at once; the proxy refuses the request.
+    Refuse,
+}
+
+struct PendingEvent {
+    seq: Seq,
+    time_us: i64,
+    json: Vec<u8>,
+    event: Option<Event>,
+}
+
+struct State {
+    pending: VecDeque<PendingEvent>,
+    pending_bytes: usize,
+    next_seq: Seq,
+    durable: Seq,
+    error: Option<String>,
+    closing: bool,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    space: Condvar,
+    durable_cv: Condvar,
+    opts: StoreOptions,
+}
+
+/// A block handed to the indexer after it is durable.
+pub(crate) struct IndexBlock {
+    pub block: BlockRef,
+    pub next: StreamPos,
+    pub events: Vec<Event>,
+}
+
+pub(crate) enum IndexMsg {
+    Blocks(Vec<IndexBlock>),
+    DeleteSegment(String, u64),
+    Flush(Sender<Result<()>>),
+    Stop,
+}
+
+/// Cloneable append handle (Send + Sync).
+#[derive(Clone)]
+pub struct Writer {
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Enqueues an event into the current block; returns its seq. Fast: no
+    /// I/O. The event is durable once [`Writer::durable`] reaches the seq.
+    pub fn append(&self, event: Event) -> Result<Seq> {
+        let json = serde_json::to_vec(&event)
+            .map_err(|e| StoreError::Invalid(format!("event does not serialize: {e}")))?;
+        let time_us = event.time().timestamp_micros();
+        let keep = self.shared.opts.index.then_some(event);
+        let cap = self.shared.opts.queue_max_bytes;
+        let mut st = self.lock();
+        loop {
+            if let Some(e) = &st.error {
+                return Err(StoreError::Failed(e.clone()));
+            }
+            if st.closing {
+                return Err(StoreError::Closed);
+            }
+            if st.pending_bytes + json.len() <= cap || st.pending.is_empty() {
+                break;
+            }
+            match self.shared.opts.on_full {
+                OnFull::Refuse => return Err(StoreError::QueueFull(st.pending_bytes)),
+                OnFull::Wait => {
+                    st = self
+                        .shared
+                        .space
+                        .wait(st)
+                        .unwrap_or_else(|p| p.into_inner())
+                }
+            }
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.pending_bytes += json.len();
+        let was_empty = st.pending.is_empty();
+        st.pending.push_back(PendingEvent {
+            seq,
+            time_us,
+            json,
+            event: keep,
+        });
+        let o = &self.shared.opts;
+        if was_empty || st.pending.len() >= o.block_max_events || st.pending_bytes >= o.block_max_bytes
+        {
+            self.shared.work.notify_one();
+        }
+        Ok(seq)
+    }
+
+    /// Appends and waits until the event is durable.
+    pub fn append_durable(&self, event: Event) -> Result<Seq> {
+        let seq = self.append(event)?;
+        self.wait_durable(seq)?;
+        Ok(seq)
+    }
+
+    /// Highest seq known durable (every event up to it is fsynced).
+    pub fn durable(&self) -> Seq {
+        self.lock().durable
+    }
+
+    /// Blocks until `seq` is durable, or fails if the store failed or closed
+    /// first. From tokio, call it inside `spawn_blocking`.
+    pub fn wait_durable(&self, seq: Seq) -> Result<()> {
+        self.wait_durable_timeout(seq, Duration::MAX).map(|_| ())
+    }
+
+    /// Like [`Writer::wait_durable`] with a timeout; `Ok(false)` on timeout.
+    pub fn wait_durable_timeout(&self, seq: Seq, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut st = self.lock();
+        loop {
+            if st.durable >= seq {
+                return Ok(true);
+            }
+            if let Some(e) = &st.error {
+                return Err(StoreError::Failed(e.clone()));
+            }
+            if st.closing && st.pending.is_empty() && seq >= st.next_seq {
+                return Err(StoreError::Closed);
+            }
+            match deadline {
+                None => st = self.shared.durable_cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(false);
+                    }
+                    st = self
+                        .shared
+                        .durable_cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Ok when appends can succeed: check before starting a session whose
+    /// policy requires recording.
+    pub fn healthy(&self) -> Result<()> {
+        let st = self.lock();
+        match (&st.error, st.closing) {
+            (Some(e), _) => Err(StoreError::Failed(e.clone())),
+            (None, true) => Err(StoreError::Closed),
+            _ => Ok(()),
+        }
+    }
+
+    /// Seq the next append will get.
+    pub fn next_seq(&self) -> Seq {
+        self.lock().next_seq
+    }
+
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        st.closing = true;
+        self.shared.work.notify_all();
+        self.shared.space.notify_all();
+        self.shared.durable_cv.notify_all();
+    }
+}
+
+/// Starts the writer thread on an open segment.
+pub(crate) fn start(
+    store: PathBuf,
+    opts: StoreOptions,
+    seg: SegmentWriter,
+    index_tx: Option<Sender<IndexMsg>>,
+) -> (Writer, std::thread::JoinHandle<()>) {
+    let next_seq = seg.last_seq.wrapping_add(1);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            next_seq,
+            durable: next_seq - 1,
+            error: None,
+            closing: false,
+        }),
+        work: Condvar::new(),
+        space: Condvar::new(),
+        durable_cv: Condvar::new(),
+        opts,
+    });
+    let w = Writer {
+        shared: shared.clone(),
+    };
+    let w2 = w.clone();
+    let h = std::thread::Builder::new()
+        .name("kac-store-writer".into())
+        .spawn(move || {
+            let mut t = Thread {
+                w: w2,
+                store,
+                seg: Some(seg),
+                index_tx,
+                unsynced: Vec::new(),
+                dirty: false,
+                last_sync: Instant::now()
+                    .checked_sub(Duration::from_secs(3600))
+                    .unwrap_or_else(Instant::now),
+            };
+            if let Err(e) = t.run() {
+                tracing::error!(error = %e, "audit store writer failed; failing closed");
+                let mut st = t.w.lock();
+                st.error = Some(e.to_string());
+                st.pending.clear();
+                st.pending_bytes = 0;
+                t.w.shared.durable_cv.notify_all();
+                t.w.shared.space.notify_all();
+            }
+        })
+        .expect("spawn writer thread");
+    (w, h)
+}
+
+struct Thread {
+    w: Writer,
+    store: PathBuf,
+    seg: Option<SegmentWriter>,
+    index_tx: Option<Sender<IndexMsg>>,
+    unsynced: Vec<IndexBlock>,
+    dirty: bool,
+    last_sync: Instant,
+}
+
+impl Thread {
+    fn run(&mut self) -> Result<()> {
+        let o = self.w.shared.opts.clone();
+        loop {
+            let (batch, due, closing) = {
+                let mut st = self.w.lock();
+                loop {
+                    let full = st.pending.len() >= o.block_max_events
+                        || st.pending_bytes >= o.block_max_bytes;
+                    let waiting = !st.pending.is_empty() || self.dirty;
+                    let due = waiting && self.last_sync.elapsed() >= o.fsync_interval;
+                    if full || due || st.closing {
+                        break;
+                    }
+                    st = if waiting {
+                        let left = o.fsync_interval.saturating_sub(self.last_sync.elapsed());
+                        self.w.shared.work.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0
+                    } else {
+                        self.w.shared.work.wait(st).unwrap_or_else(|p| p.into_inner())
+                    };
+                }
+                let due = st.closing || self.last_sync.elapsed() >= o.fsync_interval;
+                let take = if due { st.pending.len() } else { full_blocks(&st.pending, &o) };
+                let batch: Vec<PendingEvent> = st.pending.drain(..take).collect();
+                st.pending_bytes -= batch.iter().map(|e| e.json.len()).sum::<usize>();
+                (batch, due, st.closing)
+            };
+            self.w.shared.space.notify_all();
+            self.write_batch(batch, &o)?;
+            if due && self.dirty {
+                self.sync()?;
+            }
+            if closing && self.w.lock().pending.is_empty() {
+                if self.dirty {
+                    self.sync()?;
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    fn write_batch(&mut self, batch: Vec<PendingEvent>, o: &StoreOptions) -> Result<()> {
+        let mut start = 0;
+        while start < batch.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < batch.len() && end - start < o.block_max_events && bytes < o.block_max_bytes {
+                bytes += batch[end].json.len();
+                end += 1;
+            }
+            self.write_block(&batch[start..end], o)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn write_block(&mut self, evs: &[PendingEvent], o: &StoreOptions) -> Result<()> {
+        self.maybe_rotate(o)?;
+        let seg = self.seg.as_mut().expect("open segment");
+        let raw: Vec<RawEvent<'_>> = evs
+            .iter()
+            .map(|e| RawEvent {
+                json: &e.json,
+                time_us: e.time_us,
+            })
+            .collect();
+        let payload = encode_block(evs[0].seq, &seg.last_hash, &raw, o.zstd_level)
+            .map_err(|e| StoreError::io("compressing block", e))?;
+        let mut frame = Vec::with_capacity(payload.len() + 8);
+        encode_frame(&payload, &mut frame);
+        let offset = seg.write_frames(&frame)?;
+        seg.last_hash = crate::log::codec::block_hash(&payload);
+        seg.last_seq = evs[evs.len() - 1].seq;
+        seg.blocks += 1;
+        seg.events += evs.len() as u64;
+        seg.max_time_us = evs.iter().fold(seg.max_time_us, |m, e| m.max(e.time_us));
+        self.dirty = true;
+        if self.index_tx.is_some() {
+            self.unsynced.push(IndexBlock {
+                block: BlockRef {
+                    writer: seg.header.writer.clone(),
+                    segment: seg.header.segment_seq,
+                    offset,
+                },
+                next: StreamPos {
+                    segment: seg.header.segment_seq,
+                    offset: seg.len,
+                },
+                events: evs.iter().filter_map(|e| e.event.clone()).collect(),
+            });
+        }
+        Ok(())
+    }
+
+    fn maybe_rotate(&mut self, o: &StoreOptions) -> Result<()> {
+        let seg = self.seg.as_ref().expect("open segment");
+        let rotate = seg.blocks > 0
+            && (seg.len >= o.segment_max_bytes || seg.opened.elapsed() >= o.segment_max_age);
+        if !rotate {
+            return Ok(());
+        }
+        let seg = self.seg.take().expect("open segment");
+        let header = SegmentHeader {
+            writer: seg.header.writer.clone(),
+            segment_seq: seg.header.segment_seq + 1,
+            first_seq: seg.last_seq + 1,
+            prev_hash: seg.last_hash,
+            created_us: chrono::Utc::now().timestamp_micros(),
+        };
+        let (_, last_seq) = seg.seal()?;
+        self.mark_durable(last_seq);
+        self.seg = Some(SegmentWriter::create(&self.store, header)?);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        let seg = self.seg.as_mut().expect("open segment");
+        seg.sync()?;
+        let last = seg.last_seq;
+        self.mark_durable(last);
+        Ok(())
+    }
+
+    fn mark_durable(&mut self, last: Seq) {
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        {
+            let mut st = self.w.lock();
+            st.durable = st.durable.max(last);
+        }
+        self.w.shared.durable_cv.notify_all();
+        if let Some(tx) = &self.index_tx {
+            if !self.unsynced.is_empty() {
+                let _ = tx.send(IndexMsg::Blocks(std::mem::take(&mut self.unsynced)));
+            }
+        }
+    }
+}
+
+/// How many queued events make whole blocks.
+fn full_blocks(q: &VecDeque<PendingEvent>, o: &StoreOptions) -> usize {
+    let (mut taken, mut n, mut bytes) = (0, 0, 0);
+    for (i, e) in q.iter().enumerate() {
+        n += 1;
+        bytes += e.json.len();
+        if n >= o.block_max_events || bytes >= o.block_max_bytes {
+            taken = i + 1;
+            n = 0;
+            bytes = 0;
+        }
+    }
+    taken
+}
