@@ -2,13 +2,11 @@
 //! validation, the handshake, and the exec session that bridges channels to a
 //! real process (pipes, or a PTY when `tty=true`).
 
-use super::channel::{self, ChannelProtocol};
+use super::channel;
 use super::process::{self, PodEnv, Spawned, Stdio3};
 use super::query::Query;
-use super::ws::{self, Out};
-use super::{bad_request, status, Body, PodContext};
-use bytes::Bytes;
-use futures_util::StreamExt;
+use super::session_io::{self, Input, Output};
+use super::{bad_request, spdy_conn, status, ws, Body, PodContext};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use std::os::fd::OwnedFd;
@@ -16,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 
 /// Which subresource is being served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,13 +58,34 @@ pub async fn handle(req: Request<Incoming>, ctx: PodContext, kind: Kind) -> Resp
     if !opts.io.stdin && !opts.io.stdout && !opts.io.stderr {
         return bad_request("you must specify at least one of stdin, stdout, stderr");
     }
+    let env = PodEnv {
+        namespace: ctx.namespace.clone(),
+        pod: ctx.pod.clone(),
+        container: opts.container.clone(),
+        root: ctx.pod_dir().join("root"),
+    };
+    let pod = (kind == Kind::Attach).then(|| super::pod::PodRuntime::get(&ctx));
     if !ws::is_websocket(&req) {
         if ws::is_spdy(&req) {
-            return bad_request(
-                "kac-sim serves exec and attach over WebSocket only \
-                 (v5.channel.k8s.io, v4.channel.k8s.io, base64.channel.k8s.io, \
-                 v4.base64.channel.k8s.io); SPDY/3.1 is not implemented",
-            );
+            let offered = spdy_conn::offered_versions(&req);
+            let Some(version) = session_io::spdy_exec_version(&offered) else {
+                return bad_request(&format!(
+                    "unable to upgrade: kac-sim supports v5.channel.k8s.io and \
+                     v4.channel.k8s.io over SPDY/3.1, offered {offered:?}"
+                ));
+            };
+            let who = format!("{}/{}", ctx.namespace, ctx.pod);
+            return spdy_conn::accept(req, version, move |io| async move {
+                let (incoming, outgoing) = spdy_conn::raw_transport(io);
+                let (w, events) = spdy_conn::start(incoming, outgoing, who.clone());
+                match session_io::spdy_setup(w.clone(), events, opts.io, opts.tty).await {
+                    Ok((out, input)) => run(out, input, env, opts, pod).await,
+                    Err(e) => {
+                        tracing::info!(%who, "SPDY exec setup failed: {e}");
+                        w.close().await;
+                    }
+                }
+            });
         }
         return bad_request("Upgrade request required");
     }
@@ -77,129 +95,32 @@ pub async fn handle(req: Request<Incoming>, ctx: PodContext, kind: Kind) -> Resp
             "unable to upgrade: no supported subprotocol in {offered:?}"
         ));
     };
-    let env = PodEnv {
-        namespace: ctx.namespace.clone(),
-        pod: ctx.pod.clone(),
-        container: opts.container.clone(),
-        root: ctx.pod_dir().join("root"),
-    };
-    match kind {
-        Kind::Exec => ws::accept(req, proto.name(), move |ws| {
-            exec_session(ws, proto, env, opts)
-        }),
-        Kind::Attach => {
-            let pod = super::pod::PodRuntime::get(&ctx);
-            ws::accept(req, proto.name(), move |ws| {
-                super::pod::attach_session(ws, proto, pod, opts)
-            })
+    ws::accept(req, proto.name(), move |socket| async move {
+        let (out, input) = ws::split(socket);
+        let input = session_io::ws_input(proto, input);
+        let out = Output::Ws { proto, out };
+        if out.announce(opts.io, opts.tty).await {
+            run(out, input, env, opts, pod).await;
         }
-    }
+    })
 }
 
-/// Sends channel messages over the ordered writer.
-#[derive(Clone)]
-pub struct ChannelSender {
-    pub proto: ChannelProtocol,
-    pub out: mpsc::Sender<Out>,
-}
-
-impl ChannelSender {
-    /// Sends `data` on `ch`; `false` once the client is gone.
-    pub async fn send(&self, ch: u8, data: &[u8]) -> bool {
-        let (text, bytes) = channel::encode(self.proto, ch, data);
-        self.out
-            .send(Out::Msg(ws::message(text, bytes)))
-            .await
-            .is_ok()
-    }
-
-    /// The announcement kubelet sends first: an empty frame on the lowest
-    /// writable channel (stdout, else stderr, else the error channel).
-    pub async fn announce(&self, io: Stdio3, tty: bool) -> bool {
-        let ch = if io.stdout {
-            channel::STDOUT
-        } else if io.stderr && !tty {
-            channel::STDERR
-        } else {
-            channel::ERROR
-        };
-        self.send(ch, b"").await
-    }
-
-    /// Writes the final Status on the error channel (v4+: JSON; the v1
-    /// protocols only carry a failure's message) and closes normally.
-    pub async fn finish(&self, st: serde_json::Value) {
-        if self.proto.json_status() {
-            self.send(channel::ERROR, st.to_string().as_bytes()).await;
-        } else if st["status"] != "Success" {
-            let msg = st["message"].as_str().unwrap_or("error").to_string();
-            self.send(channel::ERROR, msg.as_bytes()).await;
-        }
-        let _ = self.out.send(Out::Close(1000, String::new())).await;
-    }
-}
-
-/// Where client stdin goes.
-pub enum StdinSink {
-    Writer(Box<dyn AsyncWrite + Send + Unpin>),
-    Chan(mpsc::Sender<Bytes>),
-}
-
-/// Reads client messages until the client closes: stdin to `stdin`, resizes
-/// to `pty`, the v5 close signal half-closes stdin. Returns how it ended.
-pub async fn pump_input(
-    proto: ChannelProtocol,
-    mut input: futures_util::stream::SplitStream<ws::Ws>,
-    mut stdin: Option<StdinSink>,
-    pty: Option<Arc<OwnedFd>>,
-    stdin_closed: Option<tokio::sync::oneshot::Sender<()>>,
+/// Runs the session once the transport is set up.
+async fn run(
+    out: Output,
+    input: mpsc::Receiver<Input>,
+    env: PodEnv,
+    opts: StreamOptions,
+    pod: Option<Arc<super::pod::PodRuntime>>,
 ) {
-    let mut stdin_closed = stdin_closed;
-    while let Some(msg) = input.next().await {
-        let raw: Vec<u8> = match msg {
-            Ok(Message::Binary(b)) => b.to_vec(),
-            Ok(Message::Text(t)) => t.as_bytes().to_vec(),
-            Ok(Message::Close(_)) | Err(_) => break,
-            Ok(_) => continue,
-        };
-        let Ok((ch, payload)) = channel::decode(proto, &raw) else {
-            continue;
-        };
-        match ch {
-            channel::STDIN => {
-                let ok = match stdin.as_mut() {
-                    Some(StdinSink::Writer(w)) => {
-                        w.write_all(&payload).await.is_ok() && w.flush().await.is_ok()
-                    }
-                    Some(StdinSink::Chan(tx)) => tx.send(Bytes::from(payload)).await.is_ok(),
-                    None => true,
-                };
-                if !ok {
-                    stdin = None;
-                }
-            }
-            channel::RESIZE => {
-                if let (Some(size), Some(master)) = (channel::parse_resize(&payload), &pty) {
-                    let _ = process::resize(master, size.width, size.height);
-                }
-            }
-            channel::CLOSE
-                if proto.supports_close() && payload.first() == Some(&channel::STDIN) =>
-            {
-                if let Some(StdinSink::Writer(mut w)) = stdin.take() {
-                    let _ = w.shutdown().await;
-                }
-                if let Some(tx) = stdin_closed.take() {
-                    let _ = tx.send(());
-                }
-            }
-            _ => {}
-        }
+    match pod {
+        Some(pod) => super::pod::attach_session(out, input, pod, opts).await,
+        None => exec_session(out, input, env, opts).await,
     }
 }
 
 /// Copies a process stream to a channel until EOF or client gone.
-pub async fn pump_output(mut r: Box<dyn AsyncRead + Send + Unpin>, ch: u8, tx: ChannelSender) {
+pub async fn pump_output(mut r: Box<dyn AsyncRead + Send + Unpin>, ch: u8, tx: Output) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         match r.read(&mut buf).await {
@@ -213,12 +134,36 @@ pub async fn pump_output(mut r: Box<dyn AsyncRead + Send + Unpin>, ch: u8, tx: C
     }
 }
 
-async fn exec_session(ws: ws::Ws, proto: ChannelProtocol, env: PodEnv, opts: StreamOptions) {
-    let (out, input) = ws::split(ws);
-    let tx = ChannelSender { proto, out };
-    if !tx.announce(opts.io, opts.tty).await {
-        return;
+/// Applies client input to the process until the client goes away.
+async fn apply_input(
+    mut input: mpsc::Receiver<Input>,
+    mut stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    pty: Option<Arc<OwnedFd>>,
+) {
+    while let Some(ev) = input.recv().await {
+        match ev {
+            Input::Stdin(b) => {
+                if let Some(w) = stdin.as_mut() {
+                    if w.write_all(&b).await.is_err() || w.flush().await.is_err() {
+                        stdin = None;
+                    }
+                }
+            }
+            Input::StdinEof => {
+                if let Some(mut w) = stdin.take() {
+                    let _ = w.shutdown().await;
+                }
+            }
+            Input::Resize(size) => {
+                if let Some(master) = &pty {
+                    let _ = process::resize(master, size.width, size.height);
+                }
+            }
+        }
     }
+}
+
+async fn exec_session(tx: Output, input: mpsc::Receiver<Input>, env: PodEnv, opts: StreamOptions) {
     let spawned = if opts.tty {
         process::spawn_pty(&opts.command, &env, None)
     } else {
@@ -250,12 +195,8 @@ async fn exec_session(ws: ws::Ws, proto: ChannelProtocol, env: PodEnv, opts: Str
     if let Some(r) = stderr {
         pumps.push(tokio::spawn(pump_output(r, channel::STDERR, tx.clone())));
     }
-    let stdin = if opts.io.stdin {
-        stdin.map(StdinSink::Writer)
-    } else {
-        None
-    };
-    let mut input = tokio::spawn(pump_input(proto, input, stdin, pty.clone(), None));
+    let stdin = if opts.io.stdin { stdin } else { None };
+    let mut input = tokio::spawn(apply_input(input, stdin, pty.clone()));
     tokio::select! {
         exit = child.wait() => {
             let _ = tokio::time::timeout(DRAIN_GRACE, futures_util::future::join_all(pumps)).await;

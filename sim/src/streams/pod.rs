@@ -5,10 +5,11 @@
 //! Log file format (`DATA_DIR/pods/NS/POD/log`), one line per entry, as the
 //! CRI writes container logs: `RFC3339NANO STREAM F TEXT`.
 
-use super::exec::{pump_input, ChannelSender, StdinSink, StreamOptions};
+use super::exec::StreamOptions;
 use super::log::format_entry;
 use super::process::{self, PodEnv, Stdio3};
-use super::{channel, status, ws, PodContext};
+use super::session_io::{Input, Output};
+use super::{channel, status, PodContext};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io::Write;
@@ -271,17 +272,12 @@ const STDIN_EOF_GRACE: Duration = Duration::from_millis(1000);
 /// An attach session: forwards the main process's output (and heartbeat) to
 /// the client and the client's stdin to the main process.
 pub async fn attach_session(
-    socket: ws::Ws,
-    proto: channel::ChannelProtocol,
+    tx: Output,
+    mut input: mpsc::Receiver<Input>,
     pod: Arc<PodRuntime>,
     opts: StreamOptions,
 ) {
-    let (out, input) = ws::split(socket);
-    let tx = ChannelSender { proto, out };
     let mut output = pod.output.subscribe();
-    if !tx.announce(opts.io, opts.tty).await {
-        return;
-    }
     let main = match pod.main().await {
         Ok(h) => h,
         Err(e) => {
@@ -292,12 +288,8 @@ pub async fn attach_session(
             return;
         }
     };
-    let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel();
-    let stdin = opts.io.stdin.then(|| StdinSink::Chan(main.stdin.clone()));
-    let mut input = tokio::spawn(pump_input(proto, input, stdin, None, Some(closed_tx)));
     let mut exited = main.exited.clone();
     let mut deadline: Option<tokio::time::Instant> = None;
-    let mut stdin_done = false;
     loop {
         let until = async {
             match deadline {
@@ -332,18 +324,21 @@ pub async fn attach_session(
                     break;
                 }
             }
-            r = &mut closed_rx, if !stdin_done => {
-                stdin_done = true;
-                if r.is_ok() {
+            ev = input.recv() => match ev {
+                Some(Input::Stdin(b)) if opts.io.stdin => {
+                    let _ = main.stdin.send(b).await;
+                }
+                Some(Input::StdinEof) if deadline.is_none() => {
                     deadline = Some(tokio::time::Instant::now() + STDIN_EOF_GRACE);
                 }
-            }
+                Some(_) => {}
+                // The client went away.
+                None => break,
+            },
             _ = until => {
                 tx.finish(status::success()).await;
                 break;
             }
-            _ = &mut input => break,
         }
     }
-    input.abort();
 }

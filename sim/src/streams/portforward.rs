@@ -4,7 +4,9 @@
 //!
 //! Two wire forms:
 //! * kubectl 1.30+: WebSocket with subprotocol `SPDY/3.1+portforward.k8s.io`,
-//!   SPDY/3.1 frames carried in binary messages (`spdy_session.rs`);
+//!   SPDY/3.1 frames carried in binary messages (`spdy_session.rs`), or
+//!   the same SPDY session on a plain `Upgrade: SPDY/3.1` connection
+//!   (`KUBECTL_PORT_FORWARD_WEBSOCKETS=false`);
 //! * the Python client's channel form: `?ports=80,8080` with
 //!   `v4.channel.k8s.io` (or base64): channels `2i` (data) and `2i+1`
 //!   (error) for the i-th port, each opened by the server with the port
@@ -12,6 +14,7 @@
 
 use super::channel::{self, ChannelProtocol};
 use super::query::Query;
+use super::spdy_conn;
 use super::ws::{self, Out};
 use super::{bad_request, Body, PodContext};
 use futures_util::StreamExt;
@@ -21,6 +24,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// The tunnelling subprotocol kubectl offers.
 pub const SPDY_TUNNEL: &str = "SPDY/3.1+portforward.k8s.io";
+/// The stream protocol of plain SPDY port-forward (`X-Stream-Protocol-Version`).
+pub const PORTFORWARD_V1: &str = "portforward.k8s.io";
 
 /// Parses `ports`/`port` values (repeated or comma separated) into port numbers.
 pub fn parse_ports(values: &[String]) -> Result<Vec<u16>, String> {
@@ -44,21 +49,27 @@ pub fn parse_ports(values: &[String]) -> Result<Vec<u16>, String> {
 
 /// Serves a port-forward request.
 pub async fn handle(req: Request<Incoming>, ctx: PodContext) -> Response<Body> {
+    let pod = format!("{}/{}", ctx.namespace, ctx.pod);
     if !ws::is_websocket(&req) {
         if ws::is_spdy(&req) {
-            return bad_request(
-                "kac-sim serves port-forward over WebSocket only \
-                 (SPDY/3.1+portforward.k8s.io tunnelling, or v4.channel.k8s.io with ?ports=); \
-                 plain SPDY/3.1 upgrades are not implemented",
-            );
+            let offered = spdy_conn::offered_versions(&req);
+            if !offered.iter().any(|v| v == PORTFORWARD_V1) {
+                return bad_request(&format!(
+                    "unable to upgrade: no supported stream protocol in {offered:?}"
+                ));
+            }
+            return spdy_conn::accept(req, PORTFORWARD_V1, move |io| {
+                let (incoming, outgoing) = spdy_conn::raw_transport(io);
+                super::spdy_session::run(incoming, outgoing, pod)
+            });
         }
         return bad_request("Upgrade request required");
     }
     let offered = ws::offered_protocols(&req);
-    let pod = format!("{}/{}", ctx.namespace, ctx.pod);
     if offered.iter().any(|p| p == SPDY_TUNNEL) {
         return ws::accept(req, SPDY_TUNNEL, move |socket| {
-            super::spdy_session::run(socket, pod)
+            let (incoming, outgoing) = spdy_conn::ws_transport(socket);
+            super::spdy_session::run(incoming, outgoing, pod)
         });
     }
     let Some(proto) = channel::negotiate(offered.iter().map(String::as_str)) else {

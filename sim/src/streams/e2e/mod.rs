@@ -127,9 +127,27 @@ async fn exec_exit_code_stdin_and_bad_container() {
 /// we own, so it puts the terminal in raw mode and sends resizes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_interactive_tty() {
+    interactive_tty(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_interactive_tty_spdy() {
+    interactive_tty(true).await;
+}
+
+async fn interactive_tty(spdy: bool) {
     let s = TestServer::start("tty").await;
-    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let size = nix::pty::Winsize {
+        ws_row: 31,
+        ws_col: 101,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
     let mut c = s.kubectl();
+    if spdy {
+        c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+    }
     c.args(["exec", "-it", "p1", "-c", "main", "--", "sh"])
         .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
         .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
@@ -150,6 +168,9 @@ async fn exec_interactive_tty() {
     wait_for(&out, "the prompt", |s| s.contains("p1:$ ")).await;
     w.write_all(b"echo hello-$((1+2))\r").unwrap();
     wait_for(&out, "hello-3", |s| s.contains("hello-3\r\n")).await;
+    // kubectl sent our terminal's size; the pod's terminal has it.
+    w.write_all(b"stty size\r").unwrap();
+    wait_for(&out, "the terminal size", |s| s.contains("31 101\r\n")).await;
     w.write_all(b"exit 5\r").unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
@@ -248,49 +269,7 @@ async fn cp_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_forward_spdy_tunnel_echoes() {
     let s = TestServer::start("pf").await;
-    let mut c = s.kubectl();
-    c.args(["port-forward", "pod/p1", ":80"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let out = collect(child.stdout.take().unwrap());
-    let line = wait_for(&out, "Forwarding from", |s| {
-        s.contains("Forwarding from 127.0.0.1:")
-    })
-    .await;
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .expect("local port");
-    for i in 0..3 {
-        let msg: Vec<u8> = format!("echo-{i}-")
-            .bytes()
-            .chain((0..50_000).map(|j| j as u8))
-            .collect();
-        let m = msg.clone();
-        let got = tokio::task::spawn_blocking(move || {
-            let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            conn.write_all(&m).unwrap();
-            conn.shutdown(std::net::Shutdown::Write).unwrap();
-            let mut got = Vec::new();
-            conn.read_to_end(&mut got).unwrap();
-            got
-        })
-        .await
-        .unwrap();
-        assert!(
-            got == msg,
-            "connection {i}: {} of {} bytes",
-            got.len(),
-            msg.len()
-        );
-    }
-    child.kill().unwrap();
-    let _ = child.wait();
+    port_forward_echo(&s, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,4 +329,96 @@ async fn python_client_exec_and_portforward() {
             text(&o.stderr)
         );
     }
+}
+
+/// The SPDY/3.1 fallbacks: exec (`POST`, `Upgrade: SPDY/3.1`) and plain
+/// SPDY port-forward.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spdy_exec_and_port_forward() {
+    let s = TestServer::start("spdy").await;
+    let mut c = s.kubectl();
+    c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false").args([
+        "exec",
+        "p1",
+        "-c",
+        "main",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    let o = run(c, None).await;
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "out\n");
+    assert!(text(&o.stderr).starts_with("err\n"), "{}", text(&o.stderr));
+
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    let mut c = s.kubectl();
+    c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")
+        .args(["exec", "-i", "p1", "-c", "main", "--", "cat"]);
+    let o = run(c, Some(data.clone())).await;
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
+    assert!(o.stdout == data, "cat returned {} bytes", o.stdout.len());
+
+    let mut c = s.kubectl();
+    c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")
+        .args(["attach", "-i", "p1", "-c", "main"]);
+    let o = run(c, Some(b"echo spdy-attach-$((3+4))\n".to_vec())).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("spdy-attach-7\n"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    port_forward_echo(&s, true).await;
+}
+
+async fn port_forward_echo(s: &TestServer, plain_spdy: bool) {
+    let mut c = s.kubectl();
+    if plain_spdy {
+        c.env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false");
+    }
+    c.args(["port-forward", "pod/p1", ":80"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let out = collect(child.stdout.take().unwrap());
+    let line = wait_for(&out, "Forwarding from", |s| {
+        s.contains("Forwarding from 127.0.0.1:")
+    })
+    .await;
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("local port");
+    for i in 0..3 {
+        let msg: Vec<u8> = format!("echo-{i}-")
+            .bytes()
+            .chain((0..50_000).map(|j| j as u8))
+            .collect();
+        let m = msg.clone();
+        let got = tokio::task::spawn_blocking(move || {
+            let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            conn.write_all(&m).unwrap();
+            conn.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            conn.read_to_end(&mut got).unwrap();
+            got
+        })
+        .await
+        .unwrap();
+        assert!(
+            got == msg,
+            "connection {i}: {} of {} bytes",
+            got.len(),
+            msg.len()
+        );
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
 }
