@@ -99,7 +99,7 @@ pub async fn handle(req: Request<Incoming>, ctx: PodContext, kind: Kind) -> Resp
         let (out, input) = ws::split(socket);
         let input = session_io::ws_input(proto, input);
         let out = Output::Ws { proto, out };
-        if out.announce(opts.io, opts.tty).await {
+        if out.announce(opts.io).await {
             run(out, input, env, opts, pod).await;
         }
     })
@@ -179,10 +179,7 @@ async fn exec_session(tx: Output, input: mpsc::Receiver<Input>, env: PodEnv, opt
         Ok(s) => s,
         Err(e) => {
             tracing::info!(pod = %env.pod, "exec failed to start: {e}");
-            let msg = format!(
-                "failed to exec in container: failed to start exec in pod {}: {e}",
-                env.pod
-            );
+            let msg = format!("error executing command in container: {e}");
             tx.finish(status::internal_error(&msg)).await;
             return;
         }
@@ -203,7 +200,9 @@ async fn exec_session(tx: Output, input: mpsc::Receiver<Input>, env: PodEnv, opt
             let st = match exit {
                 Ok(s) if s.success() => status::success(),
                 Ok(s) => status::non_zero_exit(&opts.command, process::exit_code(s)),
-                Err(e) => status::internal_error(&format!("waiting for the process: {e}")),
+                Err(e) => status::internal_error(&format!(
+                    "error executing command in container: waiting for the process: {e}"
+                )),
             };
             tx.finish(st).await;
             input.abort();

@@ -52,13 +52,13 @@ impl Output {
 
     /// WebSocket only: the empty frame kubelet sends first on the lowest
     /// writable channel (stdout, else stderr, else the error channel).
-    pub async fn announce(&self, io: Stdio3, tty: bool) -> bool {
+    pub async fn announce(&self, io: Stdio3) -> bool {
         if matches!(self, Output::Spdy { .. }) {
             return true;
         }
         let ch = if io.stdout {
             channel::STDOUT
-        } else if io.stderr && !tty {
+        } else if io.stderr {
             channel::STDERR
         } else {
             channel::ERROR

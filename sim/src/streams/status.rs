@@ -24,15 +24,15 @@ pub fn non_zero_exit(command: &[String], code: i32) -> Value {
     })
 }
 
-/// A failure that is not an exit code (the process could not start, was
-/// killed by a signal, ...): reason InternalError like kubelet's generic path.
-pub fn internal_error(message: &str) -> Value {
+/// A failure that is not an exit code (the process could not start, ...):
+/// what apierrors.NewInternalError builds from `err`.
+pub fn internal_error(err: &str) -> Value {
     json!({
         "metadata": {},
         "status": "Failure",
-        "message": message,
+        "message": format!("Internal error occurred: {err}"),
         "reason": "InternalError",
-        "details": {"causes": [{"message": message}]},
+        "details": {"causes": [{"message": err}]},
         "code": 500
     })
 }
@@ -87,6 +87,9 @@ mod tests {
             .starts_with("command terminated with non-zero exit code: "));
         assert_eq!(exit_code_of(&s), Some(3));
         assert_eq!(exit_code_of(&success()), Some(0));
-        assert_eq!(exit_code_of(&internal_error("boom")), None);
+        let ie = internal_error("boom");
+        assert_eq!(ie["message"], "Internal error occurred: boom");
+        assert_eq!(ie["details"]["causes"][0]["message"], "boom");
+        assert_eq!(exit_code_of(&ie), None);
     }
 }

@@ -112,6 +112,17 @@ async fn exec_exit_code_stdin_and_bad_container() {
     let root = s.pod_root("default", "p1");
     assert_eq!(text(&o.stdout), format!("{}\np1 p1\n", root.display()));
 
+    // A command that cannot start: an InternalError Status, kubectl exits 1.
+    let mut c = s.kubectl();
+    c.args(["exec", "p1", "-c", "main", "--", "kac-no-such-command"]);
+    let o = run(c, None).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("Internal error occurred: error executing command in container: "),
+        "{}",
+        text(&o.stderr)
+    );
+
     let mut c = s.kubectl();
     c.args(["exec", "p1", "-c", "nope", "--", "true"]);
     let o = run(c, None).await;
