@@ -3,6 +3,7 @@
 //! dir and kubectl cache.
 
 mod server;
+mod wire;
 
 use server::TestServer;
 use std::io::{Read, Write};

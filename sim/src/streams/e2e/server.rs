@@ -75,6 +75,7 @@ async fn route(req: Request<hyper::body::Incoming>, data: PathBuf) -> Response<B
 pub struct TestServer {
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
+    pub addr: std::net::SocketAddr,
 }
 
 impl TestServer {
@@ -119,7 +120,11 @@ impl TestServer {
             ),
         )
         .expect("kubeconfig");
-        TestServer { dir, kubeconfig }
+        TestServer {
+            dir,
+            kubeconfig,
+            addr,
+        }
     }
 
     /// A kubectl command with this server's kubeconfig and a private cache.
