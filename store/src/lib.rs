@@ -13,6 +13,7 @@
 //! (the search language), [`Store`] (ties them together), `cli`.
 
 pub mod error;
+pub mod gen;
 pub mod index;
 pub mod log;
 pub mod query;

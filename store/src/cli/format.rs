@@ -1,0 +1,258 @@
+//! Rendering: tables for people, JSON lines for pipes, and audit.k8s.io/v1
+//! Events for tools that speak Kubernetes audit (Falco, SIEM parsers).
+
+use std::io::{IsTerminal, Write};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use kac_event::{ApiEvent, Event, SessionEvent};
+use serde_json::{json, Map, Value};
+
+use kac_store::SessionSummary;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    #[value(name = "k8s-audit")]
+    K8sAudit,
+}
+
+/// Table on a terminal, JSON lines when piped, unless asked.
+pub fn resolve(f: Option<Format>) -> Format {
+    f.unwrap_or_else(|| {
+        if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        }
+    })
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// One event as audit.k8s.io/v1 `Event` (API events only).
+pub fn k8s_audit(a: &ApiEvent) -> Value {
+    let micros = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let stage_ts = a.time + chrono::Duration::microseconds(a.duration_us as i64);
+    let verb = match a.verb.as_str() {
+        // The apiserver logs these connect subresources as create (POST).
+        "exec" | "attach" | "portforward" => "create",
+        "log" => "get",
+        v => v,
+    };
+    let mut extra = Map::new();
+    for (k, v) in &a.user.attributes {
+        extra.insert(k.clone(), json!([v]));
+    }
+    let mut ev = json!({
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": a.id,
+        "stage": "ResponseComplete",
+        "requestURI": a.request_uri,
+        "verb": verb,
+        "user": {"username": a.user.name, "groups": a.user.groups, "extra": extra},
+        "sourceIPs": if a.source_ip.is_empty() { vec![] } else { vec![a.source_ip.clone()] },
+        "userAgent": a.user_agent,
+        "responseStatus": {"metadata": {}, "code": a.code},
+        "requestReceivedTimestamp": micros(a.time),
+        "stageTimestamp": micros(stage_ts),
+    });
+    let o = ev.as_object_mut().expect("object");
+    if let Some(i) = &a.impersonated {
+        o.insert(
+            "impersonatedUser".into(),
+            json!({"username": i.user, "groups": i.groups}),
+        );
+    }
+    if !a.non_resource && !a.resource.is_empty() {
+        let mut r = Map::new();
+        for (k, v) in [
+            ("resource", &a.resource),
+            ("namespace", &a.namespace),
+            ("name", &a.name),
+            ("apiGroup", &a.api_group),
+            ("apiVersion", &a.api_version),
+            ("subresource", &a.subresource),
+        ] {
+            if !v.is_empty() {
+                r.insert(k.into(), json!(v));
+            }
+        }
+        o.insert("objectRef".into(), Value::Object(r));
+    }
+    let mut ann = Map::new();
+    let decision = match a.decision.outcome {
+        kac_event::Outcome::Allowed => "allow",
+        _ => "forbid",
+    };
+    ann.insert("authorization.k8s.io/decision".into(), json!(decision));
+    if !a.decision.reason.is_empty() {
+        ann.insert("authorization.k8s.io/reason".into(), json!(a.decision.reason));
+    }
+    ann.insert("kac.io/cluster".into(), json!(a.cluster));
+    ann.insert("kac.io/verb".into(), json!(a.verb));
+    if let Some(p) = &a.decision.policy {
+        ann.insert("kac.io/policy".into(), json!(p));
+    }
+    if let Some(s) = &a.session_id {
+        ann.insert("kac.io/session".into(), json!(s));
+    }
+    o.insert("annotations".into(), Value::Object(ann));
+    ev
+}
+
+/// Short one-line description of any event.
+pub fn summary(e: &Event) -> [String; 7] {
+    match e {
+        Event::Api(a) => {
+            let target = match (a.namespace.is_empty(), a.name.is_empty()) {
+                (true, true) => a.resource.clone(),
+                (false, true) => format!("{}/{}", a.namespace, a.resource),
+                (true, false) => format!("{}/{}", a.resource, a.name),
+                (false, false) => format!("{}/{}/{}", a.namespace, a.resource, a.name),
+            };
+            let target = if a.non_resource { a.request_uri.clone() } else { target };
+            [
+                ts(a.time),
+                a.user.name.clone(),
+                a.cluster.clone(),
+                a.verb.clone(),
+                target,
+                format!("{} {}", a.decision.outcome.as_str(), a.code),
+                a.id.clone(),
+            ]
+        }
+        Event::Session(s) => {
+            let (what, detail) = match s {
+                SessionEvent::Start(st) => (
+                    "session.start",
+                    format!("{}/{} {}", st.namespace, st.pod, st.command.join(" ")),
+                ),
+                SessionEvent::Command(c) => ("session.command", c.text.clone()),
+                SessionEvent::End(e) => (
+                    "session.end",
+                    format!("exit {}", e.exit_code.map_or("-".into(), |c| c.to_string())),
+                ),
+                SessionEvent::Data { stream, data, .. } => {
+                    ("session.data", format!("{stream:?} {} bytes", data.len()))
+                }
+                SessionEvent::Resize { width, height, .. } => {
+                    ("session.resize", format!("{width}x{height}"))
+                }
+            };
+            let (user, cluster) = match s {
+                SessionEvent::Start(st) => (st.user.name.clone(), st.cluster.clone()),
+                SessionEvent::End(e) => (e.user.clone(), e.cluster.clone()),
+                _ => (String::new(), String::new()),
+            };
+            [
+                ts(s.time()),
+                user,
+                cluster,
+                what.into(),
+                detail,
+                String::new(),
+                s.session_id().to_string(),
+            ]
+        }
+    }
+}
+
+/// Prints rows as an aligned table.
+pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count().min(60));
+        }
+    }
+    let line = |out: &mut dyn Write, cells: Vec<String>| -> std::io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let c: String = c.chars().take(60).collect();
+            if i + 1 == cells.len() {
+                s.push_str(&c);
+            } else {
+                s.push_str(&format!("{c:<width$}  ", width = w[i]));
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    line(out, header.iter().map(|s| s.to_string()).collect())?;
+    for r in rows {
+        line(out, r.clone())?;
+    }
+    Ok(())
+}
+
+/// Prints events in the chosen format.
+pub fn events(out: &mut dyn Write, evs: &[Event], f: Format) -> std::io::Result<usize> {
+    let mut skipped = 0;
+    match f {
+        Format::Table => {
+            let rows: Vec<Vec<String>> = evs.iter().map(|e| summary(e).to_vec()).collect();
+            table(
+                out,
+                &["TIME", "USER", "CLUSTER", "VERB", "TARGET", "DECISION", "ID"],
+                &rows,
+            )?;
+        }
+        Format::Json => {
+            for e in evs {
+                serde_json::to_writer(&mut *out, e)?;
+                writeln!(out)?;
+            }
+        }
+        Format::K8sAudit => {
+            for e in evs {
+                match e {
+                    Event::Api(a) => {
+                        serde_json::to_writer(&mut *out, &k8s_audit(a))?;
+                        writeln!(out)?;
+                    }
+                    Event::Session(_) => skipped += 1,
+                }
+            }
+        }
+    }
+    Ok(skipped)
+}
+
+pub fn sessions(out: &mut dyn Write, ss: &[SessionSummary], f: Format) -> std::io::Result<()> {
+    match f {
+        Format::Json | Format::K8sAudit => {
+            for s in ss {
+                serde_json::to_writer(&mut *out, s)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = ss
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.session_id.clone(),
+                        s.user.clone(),
+                        s.cluster.clone(),
+                        format!("{}/{}", s.namespace, s.pod),
+                        s.command.join(" "),
+                        ts(s.start),
+                        s.duration_ms
+                            .map_or("open".into(), |d| format!("{:.1}s", d as f64 / 1000.0)),
+                        s.exit_code.map_or("-".into(), |c| c.to_string()),
+                    ]
+                })
+                .collect();
+            table(
+                out,
+                &["ID", "USER", "CLUSTER", "NAMESPACE/POD", "COMMAND", "START", "DURATION", "EXIT"],
+                &rows,
+            )
+        }
+    }
+}
