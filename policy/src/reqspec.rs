@@ -3,7 +3,8 @@
 //! (`/version`) or `RESOURCE[.GROUP][/NAME[/SUBRESOURCE]]`, as kubectl
 //! writes resources (`pods/nginx-1`, `deployments.apps/web`).
 //!
-//! The session verbs exec, attach, portforward, log and proxy set the
+//! `get RESOURCE` without a name means list, as kube-apiserver attributes
+//! `GET` on a collection. The session verbs exec, attach, portforward, log and proxy set the
 //! subresource of the same name, as the proxy's attribution would.
 
 use crate::decide::RequestAttributes;
@@ -71,6 +72,8 @@ pub fn parse_request_args<S: AsRef<str>>(args: &[S]) -> Result<RequestAttributes
     match name {
         Some("") => return Err(format!("empty name in {target:?}")),
         Some(n) => req.name = Some(n.to_string()),
+        // As kube-apiserver attributes it: a get without a name is a list.
+        None if req.verb == "get" => req.verb = "list".to_string(),
         None => {}
     }
     if let Some(s) = sub {
@@ -114,6 +117,8 @@ mod tests {
         assert_eq!(r.namespace.as_deref(), Some("shop"));
         let r = parse_request("exec pods/nginx-1 -n default").unwrap();
         assert_eq!(r.subresource, "exec");
+        let r = parse_request("get pods -n x").unwrap();
+        assert_eq!(r.verb, "list");
         let r = parse_request("list pods -A").unwrap();
         assert_eq!((r.name.clone(), r.namespace.clone()), (None, None));
     }
