@@ -1,0 +1,220 @@
+//! Non-interactive outputs, for pipes and CI.
+//!
+//! - `--cat`: exactly the recorded stdout and stderr bytes, interleaved in
+//!   recorded order (what the user's terminal received).
+//! - `--text`: a plain transcript as a terminal showed it: lines that
+//!   scrolled by plus the final screen, no escapes; a full-screen program's
+//!   last screen is inserted where the program exited.
+//! - `--stdin`: what was typed, with timestamps, and the reconstructed
+//!   command lines.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use crate::timeline::{FrameKind, Timeline};
+
+/// `--cat`.
+pub fn write_cat(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
+    for f in tl.frames() {
+        if let Some(data) = f.output() {
+            out.write_all(data).context("writing output")?;
+        }
+    }
+    out.flush().context("flushing output")
+}
+
+/// Formats microseconds as `MM:SS.mmm` (or `H:MM:SS.mmm`).
+pub fn fmt_time(us: u64) -> String {
+    let ms = us / 1000;
+    let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}.{milli:03}")
+    } else {
+        format!("{m:02}:{s:02}.{milli:03}")
+    }
+}
+
+/// Typed bytes made readable: printable text as is, controls escaped
+/// (`\r`, `\x1b`, ...), invalid UTF-8 as `\xNN`.
+pub fn escape_input(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\r' => s.push_str("\\r"),
+                '\n' => s.push_str("\\n"),
+                '\t' => s.push_str("\\t"),
+                '\\' => s.push_str("\\\\"),
+                c if c.is_control() => s.push_str(&format!("\\x{:02x}", c as u32)),
+                c => s.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
+/// `--stdin`.
+pub fn write_stdin(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
+    for f in tl.frames() {
+        let line = match &f.kind {
+            FrameKind::Input(data) => format!("[{}] < {}", fmt_time(f.rec_us), escape_input(data)),
+            FrameKind::Marker { text, uncertain } => format!(
+                "[{}] $ {}{}",
+                fmt_time(f.rec_us),
+                text,
+                if *uncertain { "   (uncertain)" } else { "" }
+            ),
+            _ => continue,
+        };
+        writeln!(out, "{line}").context("writing stdin transcript")?;
+    }
+    out.flush().context("flushing output")
+}
+
+fn screen_lines(screen: &vt100::Screen) -> Vec<String> {
+    let (_, cols) = screen.size();
+    screen
+        .rows(0, cols)
+        .map(|r| r.trim_end().to_string())
+        .collect()
+}
+
+/// `--text`: the plain transcript as a list of lines.
+pub fn text_lines(tl: &Timeline) -> Vec<String> {
+    const SCROLLBACK: usize = 10_000_000;
+    let mut p = vt100::Parser::new(tl.meta.rows, tl.meta.cols, SCROLLBACK);
+    // (scrollback length when a full-screen program exited, its last screen)
+    let mut fullscreen: Vec<(usize, Vec<String>)> = Vec::new();
+    for f in tl.frames() {
+        match &f.kind {
+            FrameKind::Output { data, .. } => {
+                let was_alt = p.screen().alternate_screen();
+                let before = if was_alt {
+                    Some(screen_lines(p.screen()))
+                } else {
+                    None
+                };
+                p.process(data);
+                if let (Some(lines), false) = (before, p.screen().alternate_screen()) {
+                    // The block goes after the primary-screen lines above the
+                    // cursor, i.e. after the command that started the program.
+                    let row = p.screen().cursor_position().0 as usize;
+                    p.set_scrollback(usize::MAX);
+                    let at = p.screen().scrollback() + row;
+                    p.set_scrollback(0);
+                    fullscreen.push((at, lines));
+                }
+            }
+            FrameKind::Resize { cols, rows } => p.set_size(*rows, *cols),
+            _ => {}
+        }
+    }
+    p.set_scrollback(usize::MAX);
+    let total = p.screen().scrollback();
+    let (_, cols) = p.screen().size();
+    let mut lines = Vec::new();
+    for n in 0..total {
+        p.set_scrollback(total - n);
+        let row = p.screen().rows(0, cols).next().unwrap_or_default();
+        lines.push(row.trim_end().to_string());
+    }
+    p.set_scrollback(0);
+    lines.extend(screen_lines(p.screen()));
+    for (at, block) in fullscreen.into_iter().rev() {
+        let at = at.min(lines.len());
+        lines.splice(at..at, block_lines(block));
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+fn block_lines(mut block: Vec<String>) -> Vec<String> {
+    while block.last().is_some_and(|l| l.is_empty()) {
+        block.pop();
+    }
+    let mut out = vec!["--- full-screen program ---".to_string()];
+    out.extend(block);
+    out.push("--- end of full-screen program ---".to_string());
+    out
+}
+
+/// `--text`.
+pub fn write_text(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
+    for l in text_lines(tl) {
+        writeln!(out, "{l}").context("writing transcript")?;
+    }
+    out.flush().context("flushing output")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples;
+
+    #[test]
+    fn cat_is_the_recorded_output_bytes_in_order() {
+        let events = samples::shell_session();
+        let tl = Timeline::from_events(&events, None);
+        let mut out = Vec::new();
+        write_cat(&tl, &mut out).unwrap();
+        let expected: Vec<u8> = events
+            .iter()
+            .filter_map(|e| match e {
+                kac_event::SessionEvent::Data { stream, data, .. }
+                    if *stream != kac_event::DataStream::Stdin =>
+                {
+                    Some(data.clone())
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(out, expected);
+        assert!(String::from_utf8(out).unwrap().contains("héllo wörld ✓"));
+    }
+
+    #[test]
+    fn text_transcript_has_no_escapes_and_keeps_fullscreen_output() {
+        let tl = Timeline::from_events(&samples::shell_session(), None);
+        let lines = text_lines(&tl);
+        let all = lines.join("\n");
+        assert!(!all.contains('\x1b'), "{all}");
+        assert!(
+            all.contains("root@web-7d9f6c-x2k4p:/usr/share/nginx# ls --color=auto"),
+            "{all}"
+        );
+        assert!(
+            all.contains("html  entrypoint.sh  nginx.conf  logs -> /var/log/nginx"),
+            "{all}"
+        );
+        assert!(
+            all.contains("cat: /nonexistent: No such file or directory"),
+            "{all}"
+        );
+        let started = all.find("# top\n").expect("top command line");
+        let top = all.find("--- full-screen program ---").expect("top block");
+        let exit = all.find("# exit 3").expect("exit line");
+        assert!(all[top..].contains("top - 09:27:10"), "{all}");
+        assert!(started < top && top < exit, "{all}");
+    }
+
+    #[test]
+    fn stdin_transcript_shows_keys_and_commands_with_times() {
+        let tl = Timeline::from_events(&samples::shell_session(), None);
+        let mut out = Vec::new();
+        write_stdin(&tl, &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains("] $ ls --color=auto\n"), "{s}");
+        assert!(s.contains("] < \\r\n"), "{s}");
+        assert!(s.contains("] < ö\n"), "{s}");
+        assert!(s.lines().all(|l| l.starts_with('[')), "{s}");
+        assert_eq!(escape_input(b"a\x1b[A\xff"), "a\\x1b[A\\xff");
+        assert_eq!(fmt_time(3_723_004_000), "1:02:03.004");
+    }
+}
