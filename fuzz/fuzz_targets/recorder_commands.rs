@@ -1,0 +1,7 @@
+#![no_main]
+//! Fuzz target: see `kac_recorder::commands::fuzz_commands` in kac-recorder.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    kac_recorder::commands::fuzz_commands(data);
+});
