@@ -48,7 +48,7 @@ pub struct ApiError {
     pub reason: String,
     pub message: String,
     /// `details.name`, `details.group`, `details.kind`; `None` omits `details`.
-    pub details: Option<(String, String, String)>,
+    pub details: Option<Box<(String, String, String)>>,
     pub causes: Vec<Cause>,
 }
 
@@ -75,7 +75,11 @@ impl ApiError {
     }
 
     fn with_details(mut self, gr: &GroupResource, name: &str) -> Self {
-        self.details = Some((name.to_string(), gr.group.clone(), gr.resource.clone()));
+        self.details = Some(Box::new((
+            name.to_string(),
+            gr.group.clone(),
+            gr.resource.clone(),
+        )));
         self
     }
 
@@ -90,13 +94,17 @@ impl ApiError {
             "NotFound",
             "the server could not find the requested resource",
         );
-        e.details = Some((String::new(), String::new(), String::new()));
+        e.details = Some(Box::default());
         e
     }
 
     pub fn already_exists(gr: &GroupResource, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", &format!("{gr} \"{name}\" already exists"))
-            .with_details(gr, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            &format!("{gr} \"{name}\" already exists"),
+        )
+        .with_details(gr, name)
     }
 
     pub fn conflict(gr: &GroupResource, name: &str, why: &str) -> Self {
@@ -139,7 +147,11 @@ impl ApiError {
             "Invalid",
             &format!("{kind} \"{name}\" is invalid: {joined}"),
         );
-        e.details = Some((name.to_string(), group.to_string(), kind.to_string()));
+        e.details = Some(Box::new((
+            name.to_string(),
+            group.to_string(),
+            kind.to_string(),
+        )));
         e.causes = causes;
         e
     }
@@ -202,7 +214,8 @@ impl ApiError {
         status.insert("status".into(), json!("Failure"));
         status.insert("message".into(), json!(self.message));
         status.insert("reason".into(), json!(self.reason));
-        if let Some((name, group, kind)) = &self.details {
+        if let Some(d) = &self.details {
+            let (name, group, kind) = &**d;
             let mut d = Map::new();
             if !name.is_empty() {
                 d.insert("name".into(), json!(name));
@@ -266,7 +279,8 @@ mod tests {
 
     #[test]
     fn forbidden_wording() {
-        let why = "User \"u\" cannot list resource \"pods\" in API group \"\" in the namespace \"ns\"";
+        let why =
+            "User \"u\" cannot list resource \"pods\" in API group \"\" in the namespace \"ns\"";
         let s = ApiError::forbidden(&GroupResource::new("", "pods"), "", why).to_status();
         assert_eq!(s["message"], format!("pods is forbidden: {why}"));
         assert_eq!(s["reason"], "Forbidden");
@@ -290,6 +304,9 @@ mod tests {
             e.message,
             "Pod \"A\" is invalid: metadata.name: Invalid value: \"A\": bad"
         );
-        assert_eq!(e.to_status()["details"]["causes"][0]["field"], "metadata.name");
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["field"],
+            "metadata.name"
+        );
     }
 }

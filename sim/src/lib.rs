@@ -10,3 +10,9 @@
 
 pub mod api;
 pub mod http;
+pub mod patch;
+pub mod resources;
+pub mod selector;
+pub mod store;
+pub mod streams;
+pub mod table;
