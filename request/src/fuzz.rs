@@ -11,8 +11,20 @@ fn keep_raw(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b','
-                | b'=' | b':' | b'@'
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b','
+                | b'='
+                | b':'
+                | b'@'
         )
 }
 
@@ -44,8 +56,8 @@ fn escape_selector_value(v: &str) -> String {
 /// attribution is stable under it.
 pub fn canonical_request(info: &RequestInfo) -> (Method, String, Option<String>) {
     if !info.is_resource_request {
-        let method = Method::from_bytes(info.verb.to_ascii_uppercase().as_bytes())
-            .unwrap_or(Method::GET);
+        let method =
+            Method::from_bytes(info.verb.to_ascii_uppercase().as_bytes()).unwrap_or(Method::GET);
         let mut path = String::new();
         for seg in info.path.split('/') {
             if !path.is_empty() || !seg.is_empty() {
@@ -165,7 +177,10 @@ pub fn fuzz_check(data: &[u8]) {
         // Non-resource verbs are the method: HEAD stays head, etc.
         assert_eq!(again.path, info.path, "non-resource path changed");
     }
-    assert_eq!(again, expected, "canonical {m2} {p2:?}?{q2:?} of {method} {target:?}");
+    assert_eq!(
+        again, expected,
+        "canonical {m2} {p2:?}?{q2:?} of {method} {target:?}"
+    );
 }
 
 fn check_fields(info: &RequestInfo) {
@@ -173,7 +188,10 @@ fn check_fields(info: &RequestInfo) {
         assert!(info.resource.is_empty() && info.parts.is_empty());
         return;
     }
-    assert!(!info.resource.is_empty(), "resource request without resource");
+    assert!(
+        !info.resource.is_empty(),
+        "resource request without resource"
+    );
     assert!(!info.api_version.is_empty());
     for (what, v) in [
         ("group", &info.api_group),

@@ -68,9 +68,8 @@ impl RequestInfo {
             return &self.verb;
         }
         if self.api_group.is_empty() && self.resource == "pods" {
-            match self.subresource.as_str() {
-                s @ ("exec" | "attach" | "portforward" | "log") => return s,
-                _ => {}
+            if let s @ ("exec" | "attach" | "portforward" | "log") = self.subresource.as_str() {
+                return s;
             }
         }
         if self.verb == "proxy" || self.subresource == "proxy" {
@@ -129,12 +128,13 @@ pub fn attribute(
         return Ok(info);
     }
     let grouped = segments[0] == "apis";
-    // `/apis/{group}/{version}` is discovery: a group needs four parts.
+    // Upstream records the prefix before it finds out that
+    // `/apis/{group}/{version}` is discovery (a group needs four parts).
+    info.api_prefix = segments[0].clone();
     if grouped && segments.len() < 4 {
         return Ok(info);
     }
     let mut rest: &[String] = &segments[1..];
-    info.api_prefix = segments[0].clone();
     if grouped {
         info.api_group = rest[0].clone();
         rest = &rest[1..];

@@ -77,10 +77,7 @@ fn decode_component(raw: &str) -> Result<String, AttributionError> {
 /// Parse a raw query string (without the leading `?`).
 pub(crate) fn parse_query(raw: &str) -> Result<Query, AttributionError> {
     let mut pairs = Vec::new();
-    if let Some(c) = raw
-        .chars()
-        .find(|&c| !c.is_ascii_graphic() || c == '#')
-    {
+    if let Some(c) = raw.chars().find(|&c| !c.is_ascii_graphic() || c == '#') {
         return Err(AttributionError::ForbiddenQueryCharacter { character: c });
     }
     if raw.contains(';') {
