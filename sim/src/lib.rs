@@ -9,8 +9,11 @@
 //! is the independent reference the proxy's request attribution is tested against.
 
 pub mod api;
+pub mod auth;
 pub mod http;
 pub mod patch;
+pub mod rbac;
+pub mod requestinfo;
 pub mod resources;
 pub mod selector;
 pub mod store;
