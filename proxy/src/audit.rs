@@ -133,6 +133,17 @@ impl AuditTx {
         Ok(())
     }
 
+    /// Whether a new request may start: the pipeline is healthy and, in
+    /// refuse mode, the queue has room for its event.
+    pub fn admit(&self) -> Result<(), AuditError> {
+        self.healthy()?;
+        if self.backpressure == Backpressure::Refuse && self.tx.capacity() == 0 {
+            self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(AuditError::QueueFull);
+        }
+        Ok(())
+    }
+
     /// Events waiting in the queue.
     pub fn queue_depth(&self) -> usize {
         self.shared.capacity - self.tx.capacity()

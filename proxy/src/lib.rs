@@ -11,4 +11,14 @@
 //! the store, so many replicas can run behind a load balancer.
 
 pub mod audit;
+pub mod audited;
+pub mod authn;
+pub mod clusters;
+pub mod config;
+pub mod forward;
+pub mod handler;
 pub mod http;
+pub mod metrics;
+pub mod run;
+pub mod server;
+pub mod users;

@@ -1,4 +1,81 @@
+//! `kac-proxy`: run the proxy, or administer its files.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "kac-proxy",
+    version,
+    about = "KAC: authenticating, policy-enforcing, auditing Kubernetes proxy"
+)]
+struct Cli {
+    /// The proxy config file (see samples/proxy.yaml).
+    #[arg(long, env = "KAC_PROXY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check the config, users, clusters and policies, then exit.
+    Check,
+    /// Print the users-file form of a token (sha256:HEX); reads the token from stdin.
+    HashToken,
+    /// Print an argon2 hash of a password for the users file; reads it from stdin.
+    HashPassword,
+}
+
 fn main() {
-    eprintln!("not built yet");
-    std::process::exit(2);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KAC_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("kac-proxy: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn read_stdin_line() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s)?;
+    let s = s.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!s.is_empty(), "nothing on stdin");
+    Ok(s)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Some(Cmd::HashToken) => {
+            println!("{}", kac_proxy::users::token_hash(&read_stdin_line()?));
+            return Ok(());
+        }
+        Some(Cmd::HashPassword) => {
+            println!("{}", kac_proxy::users::hash_password(&read_stdin_line()?));
+            return Ok(());
+        }
+        _ => {}
+    }
+    let path = cli
+        .config
+        .ok_or_else(|| anyhow::anyhow!("--config FILE is required"))?;
+    let cfg = kac_proxy::config::ProxyConfig::load(&path)?;
+    if let Some(Cmd::Check) = cli.cmd {
+        kac_proxy::users::UserDirectory::open(&cfg.users_file)?;
+        kac_proxy::clusters::Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;
+        kac_policy::PolicySet::load(&cfg.policies).map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("{}: ok", path.display());
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(kac_proxy::run::run(cfg))
 }

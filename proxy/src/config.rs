@@ -1,0 +1,441 @@
+//! The proxy's YAML configuration (`kac-proxy --config FILE`).
+//!
+//! One file holds listen addresses, TLS, the cluster registry, the users
+//! file, policy paths and the audit store. Relative paths are resolved
+//! against the directory of the config file, so a config directory can be
+//! moved as a whole. A bad config is an error that names the file, the line
+//! and the field, and the proxy refuses to start.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::audit::Backpressure;
+
+/// A configuration error: `file:line: field: message`.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {field}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProxyConfig {
+    /// Address of the HTTPS listener, e.g. `127.0.0.1:8443` (port 0 picks one).
+    pub listen: String,
+    /// Where the proxy keeps its CAs and generated certificates.
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// The users file (token hashes, password hashes, groups, attributes).
+    pub users_file: PathBuf,
+    /// Clusters inline; `clustersFile` may hold more (written by
+    /// `kac-proxy clusters import|tag`, re-read on change).
+    #[serde(default)]
+    pub clusters: Vec<ClusterConfig>,
+    #[serde(default)]
+    pub clusters_file: Option<PathBuf>,
+    /// Policy files or directories (every `*.yaml` in them).
+    pub policies: Vec<PathBuf>,
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    #[serde(default)]
+    pub credentials: CredentialConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsConfig {
+    /// Serving certificate; generated from the proxy CA when absent.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Extra DNS names for the generated certificate.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterConfig {
+    pub name: String,
+    /// API server URL, e.g. `https://10.0.0.1:6443`.
+    pub server: String,
+    /// CA bundle that signs the API server's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// The proxy's own credentials for this cluster: a bearer token...
+    pub token_file: Option<PathBuf>,
+    /// ...or a client certificate.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditConfig {
+    /// The kac-store directory.
+    pub store: Option<PathBuf>,
+    /// A JSON-lines file instead of (or before) the store.
+    pub json_lines: Option<PathBuf>,
+    #[serde(default = "default_queue")]
+    pub queue_capacity: usize,
+    #[serde(default)]
+    pub backpressure: Backpressure,
+    /// Group-commit interval: a crash loses at most this much.
+    #[serde(default = "default_fsync", with = "duration_str")]
+    pub fsync_interval: Duration,
+}
+
+fn default_queue() -> usize {
+    16_384
+}
+
+fn default_fsync() -> Duration {
+    Duration::from_millis(100)
+}
+
+/// What to do with exec/attach over plain SPDY, which is not recorded yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SpdyMode {
+    /// Refuse with a Status telling the user to use WebSocket (default).
+    #[default]
+    Refuse,
+    /// Let it through unrecorded; the audit event says so.
+    PassThroughUnrecorded,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SessionConfig {
+    #[serde(default)]
+    pub spdy: SpdyMode,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialConfig {
+    /// Lifetime of credentials issued by `kac login`.
+    #[serde(default = "default_ttl", with = "duration_str")]
+    pub ttl: Duration,
+}
+
+impl Default for CredentialConfig {
+    fn default() -> Self {
+        Self { ttl: default_ttl() }
+    }
+}
+
+fn default_ttl() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
+
+/// Durations as `100ms`, `5s`, `10m`, `8h`, `2d`.
+pub mod duration_str {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let s = s.trim();
+        let split = s
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("duration {s:?} has no unit (ms, s, m, h, d)"))?;
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("duration {s:?} does not start with a number"))?;
+        let secs = match unit {
+            "ms" => return Ok(Duration::from_millis(n)),
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86400,
+            _ => return Err(format!("duration {s:?} has unknown unit {unit:?}")),
+        };
+        Ok(Duration::from_secs(secs))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl ProxyConfig {
+    /// Read, parse and validate a config file; relative paths become
+    /// relative to the file's directory.
+    pub fn load(path: &Path) -> Result<ProxyConfig, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 0,
+            field: "-".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let mut cfg = Self::parse(&file, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        Ok(cfg)
+    }
+
+    /// Parse and validate config text (no path resolution).
+    pub fn parse(file: &str, text: &str) -> Result<ProxyConfig, ConfigError> {
+        let cfg: ProxyConfig = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        cfg.validate(file, text)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let err = |field: &str, key: &str, message: String| ConfigError {
+            file: file.into(),
+            line: find_line(text, key),
+            field: field.into(),
+            message,
+        };
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(err(
+                "listen",
+                "listen",
+                format!("{:?} is not an address like 127.0.0.1:8443", self.listen),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            let field = |f: &str| format!("clusters[{i}].{f}");
+            validate_cluster(c).map_err(|(f, m)| ConfigError {
+                file: file.into(),
+                line: find_field_line(text, &format!("name: {}", c.name), f),
+                field: field(f),
+                message: m,
+            })?;
+            if !seen.insert(c.name.clone()) {
+                return Err(err(
+                    &field("name"),
+                    &c.name,
+                    format!("duplicate cluster {:?}", c.name),
+                ));
+            }
+        }
+        if self.policies.is_empty() {
+            return Err(err(
+                "policies",
+                "policies",
+                "at least one policy file or directory is required".into(),
+            ));
+        }
+        if self.audit.store.is_none() && self.audit.json_lines.is_none() {
+            return Err(err(
+                "audit",
+                "audit",
+                "set audit.store (a kac-store directory) or audit.jsonLines".into(),
+            ));
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(err("tls", "tls", "certFile and keyFile go together".into()));
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.data_dir);
+        fix(&mut self.users_file);
+        self.policies.iter_mut().for_each(fix);
+        if let Some(p) = self.clusters_file.as_mut() {
+            fix(p);
+        }
+        for p in [&mut self.tls.cert_file, &mut self.tls.key_file] {
+            if let Some(p) = p.as_mut() {
+                fix(p);
+            }
+        }
+        for c in &mut self.clusters {
+            c.resolve_paths(base);
+        }
+        for p in [&mut self.audit.store, &mut self.audit.json_lines] {
+            if let Some(p) = p.as_mut() {
+                fix(p);
+            }
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub(crate) fn resolve_paths(&mut self, base: &Path) {
+        for p in [
+            &mut self.ca_file,
+            &mut self.token_file,
+            &mut self.client_cert_file,
+            &mut self.client_key_file,
+        ] {
+            if let Some(p) = p.as_mut() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+    }
+}
+
+/// Checks one cluster entry; returns (field, message) on error.
+pub(crate) fn validate_cluster(c: &ClusterConfig) -> Result<(), (&'static str, String)> {
+    if c.name.is_empty()
+        || !c
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+    {
+        return Err((
+            "name",
+            format!(
+                "cluster name {:?} must be non-empty letters, digits, '-', '_' or '.'",
+                c.name
+            ),
+        ));
+    }
+    match c.server.strip_prefix("https://") {
+        Some(rest) if !rest.is_empty() => {}
+        _ => return Err(("server", format!("{:?} must be an https:// URL", c.server))),
+    }
+    if c.token_file.is_none() && c.client_cert_file.is_none() {
+        return Err((
+            "tokenFile",
+            "the proxy needs its own credentials for the cluster: tokenFile or clientCertFile/clientKeyFile".into(),
+        ));
+    }
+    if c.client_cert_file.is_some() != c.client_key_file.is_some() {
+        return Err((
+            "clientKeyFile",
+            "clientCertFile and clientKeyFile go together".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn yaml_error(file: &str, e: &serde_yaml::Error) -> ConfigError {
+    let line = e.location().map(|l| l.line()).unwrap_or(0);
+    let msg = e.to_string();
+    // serde_norway prefixes the message with the field path ("clusters[0]: ...").
+    let (field, message) = match msg.split_once(": ") {
+        Some((f, m)) if !f.contains(' ') => (f.to_string(), m.to_string()),
+        _ => ("-".to_string(), msg.clone()),
+    };
+    let message = message
+        .rsplit_once(" at line ")
+        .map(|(m, _)| m.to_string())
+        .unwrap_or(message);
+    ConfigError {
+        file: file.into(),
+        line,
+        field,
+        message,
+    }
+}
+
+/// Line of `key:` in the block that starts at the line containing `start`
+/// (falls back to the start line).
+fn find_field_line(text: &str, start: &str, key: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(s) = lines.iter().position(|l| l.contains(start)) else {
+        return 0;
+    };
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '-']).len();
+    let block_indent = indent(lines[s]);
+    for (i, l) in lines.iter().enumerate().skip(s) {
+        if i > s && !l.trim().is_empty() && indent(l) < block_indent {
+            break;
+        }
+        if l.trim_start_matches([' ', '-'])
+            .starts_with(&format!("{key}:"))
+        {
+            return i + 1;
+        }
+    }
+    s + 1
+}
+
+/// Best-effort line of the first occurrence of `needle` (1-based, 0 if absent).
+fn find_line(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+listen: 127.0.0.1:8443
+dataDir: data
+usersFile: users.yaml
+clusters:
+  - name: dev
+    server: https://127.0.0.1:6443
+    caFile: dev/ca.crt
+    tokenFile: dev/proxy.token
+    tags: {ClusterType: dev}
+policies: [policies]
+audit:
+  store: store
+  fsyncInterval: 50ms
+"#;
+
+    #[test]
+    fn parses_a_good_config_and_resolves_paths() {
+        let mut cfg = ProxyConfig::parse("p.yaml", GOOD).unwrap();
+        cfg.resolve_paths(Path::new("/etc/kac"));
+        assert_eq!(cfg.clusters[0].tags["ClusterType"], "dev");
+        assert_eq!(
+            cfg.clusters[0].ca_file.as_deref(),
+            Some(Path::new("/etc/kac/dev/ca.crt"))
+        );
+        assert_eq!(cfg.audit.fsync_interval, Duration::from_millis(50));
+        assert_eq!(cfg.audit.backpressure, Backpressure::Wait);
+        assert_eq!(cfg.sessions.spdy, SpdyMode::Refuse);
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let bad = GOOD.replace("    caFile:", "    caFiel:");
+        let e = ProxyConfig::parse("p.yaml", &bad).unwrap_err();
+        assert_eq!(e.file, "p.yaml");
+        assert_eq!(e.line, 8, "{e}");
+        assert!(e.field.starts_with("clusters[0]"), "{e}");
+        assert!(e.message.contains("caFiel"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field_and_line() {
+        let bad = GOOD.replace("https://127.0.0.1:6443", "http://127.0.0.1:6443");
+        let e = ProxyConfig::parse("p.yaml", &bad).unwrap_err();
+        assert_eq!(e.field, "clusters[0].server");
+        assert!(e.message.contains("https://"), "{e}");
+        assert_eq!(e.line, 7);
+
+        let bad = GOOD.replace("listen: 127.0.0.1:8443", "listen: nowhere");
+        let e = ProxyConfig::parse("p.yaml", &bad).unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("listen", 2));
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(duration_str::parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration_str::parse("2h"), Ok(Duration::from_secs(7200)));
+        assert!(duration_str::parse("10").is_err());
+        assert!(duration_str::parse("10y").is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! Building the upstream request and passing responses and upgrades back.
+//!
+//! Header hygiene is security-relevant: the user's credentials
+//! (`Authorization`, cookies) and any identity-asserting header
+//! (`Impersonate-*`, front-proxy `X-Remote-*`) never reach a cluster. The
+//! proxy sets its own credentials and the impersonation headers the policy
+//! decision names.
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+use crate::clusters::Cluster;
+use crate::http::{self as h, Body};
+
+/// The impersonation identity sent upstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub groups: Vec<String>,
+    /// The KAC user on whose behalf the proxy calls (`Impersonate-Extra-Kac-User`).
+    pub kac_user: String,
+}
+
+/// Header that carries the original KAC user as an impersonation extra.
+pub const EXTRA_KAC_USER: &str = "impersonate-extra-kac-user";
+
+/// Whether a client header asserts an identity (refused with 403).
+pub fn is_identity_header(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n.starts_with("impersonate-") || n.starts_with("x-remote-")
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus ones HTTP/2 forbids.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// Copy client headers that may go upstream. `upgrade` keeps the
+/// Connection/Upgrade pair for WebSocket and SPDY handshakes.
+pub fn upstream_headers(client: &HeaderMap, upgrade: bool) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len() + 4);
+    for (name, value) in client {
+        let drop = is_hop_by_hop(name)
+            || is_identity_header(name)
+            || name == header::AUTHORIZATION
+            || name == header::COOKIE
+            || name == header::HOST;
+        if !drop {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if upgrade {
+        if let Some(u) = client.get(header::UPGRADE) {
+            out.insert(header::UPGRADE, u.clone());
+            out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        }
+    }
+    out
+}
+
+/// Set the proxy's credentials and the impersonation headers.
+pub fn authorize_upstream(
+    headers: &mut HeaderMap,
+    cluster: &Cluster,
+    id: &Identity,
+) -> Result<(), String> {
+    if let Some(auth) = &cluster.authorization {
+        headers.insert(header::AUTHORIZATION, auth.clone());
+    }
+    let value =
+        |s: &str| HeaderValue::from_str(s).map_err(|_| format!("invalid header value {s:?}"));
+    headers.insert("impersonate-user", value(&id.user)?);
+    for g in &id.groups {
+        headers.append("impersonate-group", value(g)?);
+    }
+    headers.insert(EXTRA_KAC_USER, value(&id.kac_user)?);
+    Ok(())
+}
+
+/// Response headers from upstream that may go back to the client.
+pub fn downstream_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream {
+        if !is_hop_by_hop(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// Box a client request body for the upstream client.
+pub fn boxed(body: Incoming) -> Body {
+    body.map_err(|e| -> h::BodyError { Box::new(e) })
+        .boxed_unsync()
+}
+
+/// Pass an upgrade (WebSocket, SPDY) through: forward the handshake, and if
+/// upstream switches protocols, copy bytes both ways until either side
+/// closes. Returns the response for the client and a future that resolves
+/// to (bytes client→cluster, bytes cluster→client) when the tunnel closes.
+pub async fn pass_upgrade(
+    mut req: Request<Incoming>,
+    upstream: Request<Body>,
+    cluster: &Cluster,
+) -> Result<(Response<Body>, Option<tokio::task::JoinHandle<(u64, u64)>>), String> {
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let mut resp = cluster
+        .upgrade_client
+        .request(upstream)
+        .await
+        .map_err(|e| format!("cluster {}: {e}", cluster.name))?;
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let (parts, body) = resp.into_parts();
+        let mut out = Response::from_parts(
+            parts,
+            body.map_err(|e| -> h::BodyError { Box::new(e) })
+                .boxed_unsync(),
+        );
+        *out.headers_mut() = downstream_headers(out.headers());
+        return Ok((out, None));
+    }
+    let upstream_upgrade = hyper::upgrade::on(&mut resp);
+    let mut out = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
+    for (name, value) in resp.headers() {
+        out = out.header(name, value);
+    }
+    let out = out.body(h::empty()).map_err(|e| e.to_string())?;
+    let task = tokio::spawn(async move {
+        let (Ok(up), Ok(down)) = (upstream_upgrade.await, client_upgrade.await) else {
+            return (0, 0);
+        };
+        let mut up = hyper_util::rt::TokioIo::new(up);
+        let mut down = hyper_util::rt::TokioIo::new(down);
+        tokio::io::copy_bidirectional(&mut down, &mut up)
+            .await
+            .unwrap_or((0, 0))
+    });
+    Ok((out, Some(task)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_credentials_and_identity_headers_never_go_upstream() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer user-secret".parse().unwrap());
+        h.insert(header::COOKIE, "session=1".parse().unwrap());
+        h.insert("impersonate-user", "admin".parse().unwrap());
+        h.insert("impersonate-extra-scopes", "x".parse().unwrap());
+        h.insert("x-remote-user", "admin".parse().unwrap());
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        h.insert(header::CONNECTION, "Upgrade".parse().unwrap());
+        h.insert(header::UPGRADE, "websocket".parse().unwrap());
+        let out = upstream_headers(&h, false);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[header::ACCEPT], "application/json");
+        let out = upstream_headers(&h, true);
+        assert_eq!(out[header::UPGRADE], "websocket");
+        assert_eq!(out[header::CONNECTION], "Upgrade");
+        assert!(out.get(header::AUTHORIZATION).is_none());
+    }
+
+    #[test]
+    fn identity_headers_are_recognised_case_insensitively() {
+        for n in [
+            "Impersonate-User",
+            "IMPERSONATE-GROUP",
+            "Impersonate-Uid",
+            "X-Remote-Group",
+        ] {
+            let name: HeaderName = n.parse().unwrap();
+            assert!(is_identity_header(&name), "{n}");
+        }
+        assert!(!is_identity_header(&header::ACCEPT));
+    }
+}

@@ -1,0 +1,138 @@
+//! Start-up wiring: config → TLS, users, clusters, policies, audit → listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use crate::audit::{self, AuditBackend, JsonLinesBackend};
+use crate::authn::Authenticator;
+use crate::clusters::Registry;
+use crate::config::ProxyConfig;
+use crate::handler::Proxy;
+use crate::metrics::Metrics;
+use crate::server;
+use crate::users::UserDirectory;
+
+/// Run the proxy until SIGTERM or Ctrl-C.
+pub async fn run(cfg: ProxyConfig) -> Result<()> {
+    let tls = server::load_tls(&cfg)?;
+    let users = UserDirectory::open(&cfg.users_file).map_err(anyhow::Error::new)?;
+    let clusters = Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;
+    let policies = kac_policy::PolicyStore::open(&cfg.policies)
+        .map_err(|e| anyhow::anyhow!("loading policies:\n{e}"))?;
+    let backend = audit_backend(&cfg)?;
+    let (audit_tx, audit_writer) =
+        audit::spawn(backend, cfg.audit.queue_capacity, cfg.audit.backpressure);
+
+    let proxy = Arc::new(Proxy {
+        clusters,
+        authn: Authenticator { users },
+        policies,
+        audit: audit_tx,
+        metrics: Arc::new(Metrics::default()),
+        sessions: cfg.sessions.clone(),
+    });
+
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let url = format!("https://{addr}");
+    write_ready(&cfg, &url, &tls.ca_pem)?;
+
+    spawn_reloaders(proxy.clone());
+    println!("kac-proxy ready on {url}");
+    tracing::info!(%url, clusters = proxy.clusters.all().len(), "kac-proxy ready");
+
+    server::serve(
+        listener,
+        tls.server_config.clone(),
+        proxy.clone(),
+        shutdown_signal(),
+    )
+    .await;
+    tracing::info!("shutting down: flushing audit events");
+    drop(proxy);
+    tokio::task::spawn_blocking(move || audit_writer.join())
+        .await
+        .ok();
+    Ok(())
+}
+
+fn audit_backend(cfg: &ProxyConfig) -> Result<Box<dyn AuditBackend>> {
+    if let Some(path) = &cfg.audit.json_lines {
+        let b = JsonLinesBackend::open(path, cfg.audit.fsync_interval)
+            .with_context(|| format!("opening audit log {}", path.display()))?;
+        return Ok(Box::new(b));
+    }
+    let store = cfg
+        .audit
+        .store
+        .as_ref()
+        .expect("validated: store or jsonLines");
+    let b = JsonLinesBackend::open(&store.join("proxy-events.jsonl"), cfg.audit.fsync_interval)
+        .with_context(|| format!("opening audit store {}", store.display()))?;
+    Ok(Box::new(b))
+}
+
+/// `DATA_DIR/ready.json`: where the proxy listens and the CA that signs it,
+/// written atomically once the listener is bound (port 0 picks a port).
+fn write_ready(cfg: &ProxyConfig, url: &str, ca_pem: &str) -> Result<()> {
+    let ca_file = cfg.data_dir.join("ca.crt");
+    std::fs::write(&ca_file, ca_pem)?;
+    let ready = serde_json::json!({"url": url, "caFile": ca_file});
+    let tmp = cfg.data_dir.join("ready.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&ready)?)?;
+    std::fs::rename(&tmp, cfg.data_dir.join("ready.json"))?;
+    Ok(())
+}
+
+/// Reload users, clusters and policies when their files change, and
+/// policies on SIGHUP. A broken new file keeps the old one in force.
+fn spawn_reloaders(proxy: Arc<Proxy>) {
+    let p = proxy.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Some(Err(e)) = p.authn.users.poll_changes() {
+                tracing::error!(error = %e, "users file not reloaded; keeping the previous one");
+            }
+            if let Some(Err(e)) = p.clusters.poll_changes() {
+                tracing::error!(error = %e, "clusters file not reloaded; keeping the previous one");
+            }
+            match p.policies.poll_changes() {
+                Some(Ok(_)) => tracing::info!("policies reloaded"),
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "policies not reloaded; keeping the previous set")
+                }
+                None => {}
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match proxy.policies.reload() {
+                Ok(_) => tracing::info!("policies reloaded on SIGHUP"),
+                Err(e) => {
+                    tracing::error!(error = %e, "policies not reloaded; keeping the previous set")
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
