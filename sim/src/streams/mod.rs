@@ -89,6 +89,8 @@ impl PodContext {
     }
 }
 
+pub use pod::pod_deleted;
+
 /// `GET|POST pods/{name}/exec`.
 pub async fn exec(req: Request<Incoming>, ctx: PodContext) -> Response<Body> {
     exec::handle(req, ctx, exec::Kind::Exec).await

@@ -64,6 +64,25 @@ fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<PodRuntime>>> {
     R.get_or_init(Default::default)
 }
 
+/// Forgets a deleted pod: stops its heartbeat, ends its main process (its
+/// stdin closes) and removes `DATA_DIR/pods/NS/POD` with the log, as the
+/// kubelet removes a deleted pod's containers and logs. Safe to call for a
+/// pod that never streamed.
+pub fn pod_deleted(data_dir: &std::path::Path, namespace: &str, pod: &str) {
+    let dir = data_dir.join("pods").join(namespace).join(pod);
+    let rt = registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&dir);
+    if let Some(rt) = rt {
+        if let Ok(mut slot) = rt.main.try_lock() {
+            slot.take();
+        }
+        rt.log_file.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 impl PodRuntime {
     /// The runtime of `ctx`'s pod, created (directory, seeded log,
     /// heartbeat) on first use. A pod recreated under the same name (new
@@ -340,5 +359,37 @@ pub async fn attach_session(
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn seeds_log_and_forgets_deleted_pods() {
+        let data = std::env::temp_dir().join(format!("kac-sim-pod-{}", std::process::id()));
+        let ctx = PodContext {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            pod_json: serde_json::json!({"metadata": {"uid": "u1"},
+                "spec": {"containers": [{"name": "c", "image": "img:1"}]}}),
+            data_dir: data.clone(),
+        };
+        let rt = PodRuntime::get(&ctx);
+        let log = std::fs::read_to_string(rt.log_path()).unwrap();
+        assert!(
+            log.contains(" stdout F [kac-sim] pod ns/p started\n"),
+            "{log}"
+        );
+        assert!(log.contains("container c running image img:1"), "{log}");
+        // Same uid: same runtime.
+        assert!(Arc::ptr_eq(&rt, &PodRuntime::get(&ctx)));
+        let weak = Arc::downgrade(&rt);
+        drop(rt);
+        pod_deleted(&data, "ns", "p");
+        assert!(weak.upgrade().is_none(), "runtime still referenced");
+        assert!(!data.join("pods/ns/p").exists());
+        let _ = std::fs::remove_dir_all(&data);
     }
 }
