@@ -20,6 +20,7 @@ pub mod samples;
 pub mod screen;
 pub mod search;
 pub mod source;
+mod store_source;
 pub mod timeline;
 pub mod transcript;
 pub mod tui;

@@ -119,16 +119,11 @@ impl SessionSource for FileSource {
     }
 }
 
-/// Opens a session in the audit store.
-///
-/// The store's read API (`kac_store::Store::session`) has not landed yet;
-/// until it does this reports so instead of guessing at the on-disk format.
+/// Opens a session in the audit store (read-only, next to a running proxy).
 pub fn store_source(dir: &Path, session_id: &str) -> Result<Box<dyn SessionSource>> {
-    bail!(
-        "reading session {session_id} from the store at {} is not available yet \
-         (kac-store has no read API); use --file PATH with a JSON-lines export",
-        dir.display()
-    )
+    Ok(Box::new(crate::store_source::StoreSource::open(
+        dir, session_id,
+    )?))
 }
 
 #[cfg(test)]
