@@ -10,11 +10,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod discovery;
 pub mod http;
+pub mod openapi;
 pub mod patch;
 pub mod rbac;
 pub mod requestinfo;
 pub mod resources;
+pub mod schema;
 pub mod selector;
 pub mod store;
 pub mod streams;
