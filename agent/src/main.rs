@@ -7,6 +7,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod demo;
+mod kubeconfig;
 mod policy_cmd;
 
 /// KAC — Kubernetes Access Control: the user agent.
@@ -22,11 +24,20 @@ enum Command {
     /// Check, explain and test KAC policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run the demo: two simulated clusters behind kac-proxy.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Demo(args) => match demo::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kac demo: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -48,7 +48,12 @@ pub struct ExplainArgs {
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
     tags: Vec<(String, String)>,
     /// Policy files or directories.
-    #[arg(long = "policies", short = 'f', env = "KAC_POLICIES", default_value = "samples/policies")]
+    #[arg(
+        long = "policies",
+        short = 'f',
+        env = "KAC_POLICIES",
+        default_value = "samples/policies"
+    )]
     policies: Vec<PathBuf>,
     /// A PolicyTestSuite file whose users and clusters give groups,
     /// attributes and tags. Default: cases.yaml in the policy directory, if any.
@@ -108,7 +113,13 @@ fn check(files: &[PathBuf]) -> ExitCode {
 fn default_fixtures(policies: &[PathBuf]) -> Option<PathBuf> {
     policies
         .iter()
-        .map(|p| if p.is_dir() { p.join("cases.yaml") } else { p.with_file_name("cases.yaml") })
+        .map(|p| {
+            if p.is_dir() {
+                p.join("cases.yaml")
+            } else {
+                p.with_file_name("cases.yaml")
+            }
+        })
         .find(|p| p.is_file())
 }
 
@@ -138,16 +149,25 @@ fn explain(a: ExplainArgs) -> ExitCode {
     let mut user = fixtures
         .as_ref()
         .map(|f| f.user(&a.user))
-        .unwrap_or_else(|| UserContext { name: a.user.clone(), ..Default::default() });
+        .unwrap_or_else(|| UserContext {
+            name: a.user.clone(),
+            ..Default::default()
+        });
     user.groups.extend(a.groups.iter().cloned());
     user.attributes.extend(a.attributes.iter().cloned());
     let mut cluster = fixtures
         .as_ref()
         .map(|f| f.cluster(&a.cluster))
-        .unwrap_or_else(|| ClusterContext { name: a.cluster.clone(), tags: BTreeMap::new() });
+        .unwrap_or_else(|| ClusterContext {
+            name: a.cluster.clone(),
+            tags: BTreeMap::new(),
+        });
     cluster.tags.extend(a.tags.iter().cloned());
     if cluster.tags.is_empty() {
-        eprintln!("note: cluster {:?} has no tags (pass --tag KEY=VALUE or --fixtures)", a.cluster);
+        eprintln!(
+            "note: cluster {:?} has no tags (pass --tag KEY=VALUE or --fixtures)",
+            a.cluster
+        );
     }
     let mut tokens = vec![a.verb.clone(), a.target.clone()];
     if let Some(ns) = &a.namespace {
