@@ -12,6 +12,8 @@ pub mod api;
 pub mod auth;
 pub mod discovery;
 pub mod http;
+pub mod negotiate;
+pub mod objects;
 pub mod openapi;
 pub mod patch;
 pub mod rbac;
