@@ -399,16 +399,18 @@ impl Thread {
     fn mark_durable(&mut self, last: Seq) {
         self.dirty = false;
         self.last_sync = Instant::now();
-        {
-            let mut st = self.w.lock();
-            st.durable = st.durable.max(last);
-        }
-        self.w.shared.durable_cv.notify_all();
+        // Hand the blocks to the indexer before announcing durability, so a
+        // `Store::flush` that waited for this seq finds them indexed.
         if let Some(tx) = &self.index_tx {
             if !self.unsynced.is_empty() {
                 let _ = tx.send(IndexMsg::Blocks(std::mem::take(&mut self.unsynced)));
             }
         }
+        {
+            let mut st = self.w.lock();
+            st.durable = st.durable.max(last);
+        }
+        self.w.shared.durable_cv.notify_all();
     }
 }
 

@@ -185,7 +185,10 @@ pub fn docs_for_block(
                             chunked.push(sid);
                             out.push(DocSpec {
                                 kind: KIND_CHUNK,
-                                fields: vec![(Field::Session, sid.to_string())],
+                                fields: vec![
+                                    (Field::Session, sid.to_string()),
+                                    (Field::Kind, KIND_CHUNK.to_string()),
+                                ],
                                 tags: Vec::new(),
                                 time_us,
                                 text: Vec::new(),
