@@ -5,7 +5,10 @@
 
 use crate::error::Diagnostic;
 use crate::locate::{locate, FieldPath};
-use crate::model::{CondSource, CondTest, Condition, KindSel, Policy, Rule, Target, DEFAULT_SUBJECT_USER};
+use crate::model::{
+    CondSource, CondTest, Condition, KindSel, Policy, Rule, Target, ANY_ID, DEFAULT_SUBJECT_USER,
+    UNKNOWN_ID,
+};
 use crate::pattern::{Pattern, PatternSet};
 use crate::spec::{ActionSpec, ConditionSpec, PolicyDocument, API_VERSION};
 use crate::verbs::{suggest, VerbSet};
@@ -216,7 +219,12 @@ fn condition(ck: &mut Checker<'_>, path: &FieldPath, c: &ConditionSpec) -> Optio
 /// dot separates resource and group.
 pub(crate) fn parse_kind(text: &str) -> Result<KindSel, String> {
     if text == "*" {
-        return Ok(KindSel { resource: None, group: None });
+        return Ok(KindSel {
+            resource: None,
+            group: None,
+            rid: ANY_ID,
+            gid: ANY_ID,
+        });
     }
     let (res, group) = match text.split_once('.') {
         Some((r, g)) => (r, Some(g)),
@@ -252,9 +260,12 @@ pub(crate) fn parse_kind(text: &str) -> Result<KindSel, String> {
         }
         Some(g) => return Err(format!("bad API group {g:?} in {text:?}")),
     };
+    // Ids are assigned when the set is built (PolicySet::from_policies).
     Ok(KindSel {
         resource: (res != "*").then(|| res.into()),
         group: group.map(Into::into),
+        rid: UNKNOWN_ID,
+        gid: UNKNOWN_ID,
     })
 }
 

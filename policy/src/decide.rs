@@ -218,12 +218,39 @@ pub(crate) enum Coverage {
     Miss,
 }
 
-/// Coverage of a rule for a request; `verb_bit` is `VerbSet::bit(verb)`.
+/// A request with its verb and kind resolved to the set's interned ids, so
+/// each rule check compares integers.
+pub(crate) struct Prepared<'r> {
+    pub req: &'r RequestAttributes,
+    pub verb_bit: u32,
+    pub rid: u32,
+    pub gid: u32,
+}
+
+impl PolicySet {
+    pub(crate) fn prepare<'r>(&self, req: &'r RequestAttributes) -> Prepared<'r> {
+        Prepared {
+            req,
+            verb_bit: VerbSet::bit(&req.verb),
+            rid: self.symbol(&req.resource),
+            gid: self.symbol(&req.api_group),
+        }
+    }
+}
+
+/// Whether a rule's resource kinds cover the prepared request.
 #[inline]
-pub(crate) fn coverage(rule: &Rule, req: &RequestAttributes, verb_bit: u32) -> Coverage {
-    if !rule.verbs.contains_bit(verb_bit) {
+pub(crate) fn kinds_match(kinds: &[crate::model::KindSel], p: &Prepared<'_>) -> bool {
+    kinds.iter().any(|k| k.matches_ids(p.gid, p.rid))
+}
+
+/// Coverage of a rule for a request.
+#[inline]
+pub(crate) fn coverage(rule: &Rule, p: &Prepared<'_>) -> Coverage {
+    if !rule.verbs.contains_bit(p.verb_bit) {
         return Coverage::Miss;
     }
+    let req = p.req;
     match (&rule.target, &req.non_resource_path) {
         (Target::NonResource { urls }, Some(path)) => {
             if urls.matches(path) {
@@ -233,7 +260,7 @@ pub(crate) fn coverage(rule: &Rule, req: &RequestAttributes, verb_bit: u32) -> C
             }
         }
         (Target::Resources { kinds, namespaces, names }, None) => {
-            if !kinds.iter().any(|k| k.matches(&req.api_group, &req.resource)) {
+            if !kinds_match(kinds, p) {
                 return Coverage::Miss;
             }
             let mut cov = Coverage::Full;
@@ -375,15 +402,16 @@ impl Applicable<'_> {
 
     /// Decides one request.
     pub fn decide(&self, req: &RequestAttributes) -> Decision {
-        let bit = VerbSet::bit(&req.verb);
+        let prepared = self.set.prepare(req);
         let filterable = is_filterable(req);
+        let mut full_allow = false;
         // Best allow: highest priority, then first policy by name, then first rule.
         let mut best: Option<(&Policy, &Rule)> = None;
         let mut partial_deny = false;
         for &i in &self.policies {
             let p = &self.set.policies[i as usize];
             for r in &p.rules {
-                let cov = coverage(r, req, bit);
+                let cov = coverage(r, &prepared);
                 if cov == Coverage::Miss {
                     continue;
                 }
@@ -404,10 +432,10 @@ impl Applicable<'_> {
                         partial_deny = true;
                     }
                     Effect::Allow => {
-                        if cov == Coverage::Partial {
-                            if !filterable {
-                                continue;
-                            }
+                        if cov == Coverage::Full {
+                            full_allow = true;
+                        } else if !filterable {
+                            continue;
                         }
                         let better = match best {
                             None => true,
@@ -422,7 +450,6 @@ impl Applicable<'_> {
         }
         if let Some((p, r)) = best {
             // Filtered unless some allow covers everything and no deny covers part.
-            let full_allow = self.any_full_allow(req, bit);
             return Decision::Allow {
                 subjects: subjects_for(p, self.user),
                 policy: p.name.clone(),
@@ -453,15 +480,6 @@ impl Applicable<'_> {
         }
     }
 
-    fn any_full_allow(&self, req: &RequestAttributes, bit: u32) -> bool {
-        self.policies.iter().any(|&i| {
-            self.set.policies[i as usize]
-                .rules
-                .iter()
-                .any(|r| r.effect == Effect::Allow && coverage(r, req, bit) == Coverage::Full)
-        })
-    }
-
     /// What a list or watch of `resource` (in `namespace`, or across all
     /// namespaces when `None`) may show.
     pub fn list_scope(&self, verb: &str, api_group: &str, resource: &str, namespace: Option<&str>) -> ListScope {
@@ -472,11 +490,11 @@ impl Applicable<'_> {
             namespace: namespace.map(str::to_string),
             ..RequestAttributes::default()
         };
-        let bit = VerbSet::bit(verb);
+        let prepared = self.set.prepare(&req);
         let mut filter = ObjectFilter::default();
         for &i in &self.policies {
             for r in &self.set.policies[i as usize].rules {
-                let cov = coverage(r, &req, bit);
+                let cov = coverage(r, &prepared);
                 if cov == Coverage::Miss {
                     continue;
                 }

@@ -7,12 +7,11 @@
 //! but not shown.
 
 use crate::decide::{
-    coverage, inapplicable, is_assigned, is_discovery_path, ClusterContext, Coverage, Decision,
+    coverage, inapplicable, kinds_match, Prepared, is_assigned, is_discovery_path, ClusterContext, Coverage, Decision,
     RequestAttributes, UserContext, BUILTIN_DISCOVERY,
 };
 use crate::model::{PolicySet, Rule, Target};
 use crate::spec::Effect;
-use crate::verbs::VerbSet;
 use std::fmt;
 
 /// How one rule relates to the request.
@@ -104,7 +103,8 @@ fn summarize(rule: &Rule) -> String {
 }
 
 /// The criteria of `rule` that fail for `req`.
-fn failures(rule: &Rule, req: &RequestAttributes) -> Vec<String> {
+fn failures(rule: &Rule, p: &Prepared<'_>) -> Vec<String> {
+    let req = p.req;
     let mut out = Vec::new();
     if !rule.verbs.contains(&req.verb) {
         out.push(format!("verb {:?} not in [{}]", req.verb, rule.verbs.names().join(", ")));
@@ -118,7 +118,7 @@ fn failures(rule: &Rule, req: &RequestAttributes) -> Vec<String> {
         (Target::NonResource { .. }, None) => out.push("rule is for non-resource URLs".into()),
         (Target::Resources { .. }, Some(_)) => out.push("rule is for resources, request is a non-resource URL".into()),
         (Target::Resources { kinds, namespaces, names }, None) => {
-            if !kinds.iter().any(|k| k.matches(&req.api_group, &req.resource)) {
+            if !kinds_match(kinds, p) {
                 let shown: Vec<String> = kinds.iter().map(ToString::to_string).collect();
                 let mut res = req.resource.clone();
                 if !req.api_group.is_empty() {
@@ -148,7 +148,7 @@ impl PolicySet {
     pub fn explain(&self, user: &UserContext, cluster: &ClusterContext, req: &RequestAttributes) -> Explanation {
         let app = self.applicable(user, cluster);
         let decision = app.decide(req);
-        let bit = VerbSet::bit(&req.verb);
+        let prepared = self.prepare(req);
         let mut rules = Vec::new();
         let mut hidden = 0;
         for p in &self.policies {
@@ -157,12 +157,12 @@ impl PolicySet {
             }
             let why_not = inapplicable(p, user, cluster);
             for r in &p.rules {
-                let cov = coverage(r, req, bit);
+                let cov = coverage(r, &prepared);
                 let outcome = match cov {
                     Coverage::Full => RuleOutcome::Matched,
                     Coverage::Partial => RuleOutcome::PartlyMatched,
                     Coverage::Miss => {
-                        let f = failures(r, req);
+                        let f = failures(r, &prepared);
                         if f.len() == 1 && why_not.is_none() {
                             RuleOutcome::NearMiss(f.into_iter().next().unwrap_or_default())
                         } else {

@@ -22,13 +22,29 @@ pub(crate) struct KindSel {
     pub resource: Option<Box<str>>,
     /// `None` means any group; `Some("")` is the core group.
     pub group: Option<Box<str>>,
+    /// Interned ids of `resource` and `group` ([`ANY_ID`] for `None`), so the
+    /// hot path compares integers, not strings. Set by [`PolicySet`].
+    pub rid: u32,
+    pub gid: u32,
 }
 
+/// Id of a wildcard resource or group.
+pub(crate) const ANY_ID: u32 = u32::MAX;
+/// Id of a request resource or group that no rule names.
+pub(crate) const UNKNOWN_ID: u32 = u32::MAX - 1;
+
 impl KindSel {
-    #[inline]
+    /// String comparison; the decision path uses [`KindSel::matches_ids`].
+    #[cfg(test)]
     pub fn matches(&self, group: &str, resource: &str) -> bool {
         self.resource.as_deref().is_none_or(|r| r == resource)
             && self.group.as_deref().is_none_or(|g| g == group)
+    }
+
+    /// Compares interned ids (see [`PolicySet::symbol`]).
+    #[inline]
+    pub fn matches_ids(&self, gid: u32, rid: u32) -> bool {
+        (self.rid == ANY_ID || self.rid == rid) && (self.gid == ANY_ID || self.gid == gid)
     }
 }
 
@@ -152,6 +168,8 @@ pub struct PolicySet {
     pub(crate) by_group: HashMap<String, Vec<u32>>,
     pub(crate) everyone: Vec<u32>,
     pub(crate) files: Vec<PathBuf>,
+    /// Interned resource and group names of all rules.
+    pub(crate) symbols: HashMap<Box<str>, u32>,
 }
 
 impl PolicySet {
@@ -166,6 +184,16 @@ impl PolicySet {
             files,
             ..PolicySet::default()
         };
+        for p in &mut policies {
+            for r in &mut p.rules {
+                if let Target::Resources { kinds, .. } = &mut r.target {
+                    for k in kinds {
+                        k.rid = intern(&mut set.symbols, k.resource.as_deref());
+                        k.gid = intern(&mut set.symbols, k.group.as_deref());
+                    }
+                }
+            }
+        }
         for (i, p) in policies.iter().enumerate() {
             let i = i as u32;
             for u in &p.users {
@@ -180,6 +208,12 @@ impl PolicySet {
         }
         set.policies = policies;
         set
+    }
+
+    /// The interned id of a request's resource or group name.
+    #[inline]
+    pub(crate) fn symbol(&self, name: &str) -> u32 {
+        self.symbols.get(name).copied().unwrap_or(UNKNOWN_ID)
     }
 
     /// Number of policies.
@@ -206,4 +240,10 @@ impl PolicySet {
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
+}
+
+fn intern(symbols: &mut HashMap<Box<str>, u32>, name: Option<&str>) -> u32 {
+    let Some(name) = name else { return ANY_ID };
+    let next = symbols.len() as u32;
+    *symbols.entry(name.into()).or_insert(next)
 }

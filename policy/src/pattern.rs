@@ -20,10 +20,40 @@ pub enum Pattern {
     Prefix(Box<str>),
     /// `*abc` with no other metacharacter.
     Suffix(Box<str>),
-    /// Any other glob (`?`, `[a-z]`, `{a,b}`, several `*`).
-    Glob(Box<str>, globset::GlobMatcher),
-    /// Anchored regex: must start with `^` and end with `$`.
-    Regex(regex::Regex),
+    /// Any other glob (`?`, `[a-z]`, `{a,b}`, several `*`), with the
+    /// literal prefix every match must start with (a cheap first test).
+    Glob(Box<str>, globset::GlobMatcher, Box<str>),
+    /// Anchored regex: must start with `^` and end with `$`; with its
+    /// required literal prefix, as for globs.
+    Regex(regex::Regex, Box<str>),
+}
+
+/// The literal text every match of an anchored regex body must start with.
+fn regex_prefix(body: &str) -> Box<str> {
+    if body.contains('|') {
+        return "".into();
+    }
+    let mut prefix = String::new();
+    for c in body.chars() {
+        match c {
+            '?' | '*' | '{' => {
+                // The previous character is optional or repeated.
+                prefix.pop();
+                break;
+            }
+            '\\' | '.' | '+' | '(' | ')' | '[' | ']' | '}' | '^' | '$' => break,
+            c => prefix.push(c),
+        }
+    }
+    prefix.into()
+}
+
+/// The literal text every match of a glob must start with.
+fn glob_prefix(text: &str) -> Box<str> {
+    text.chars()
+        .take_while(|&c| !is_glob_meta(c) && c != '\\')
+        .collect::<String>()
+        .into()
 }
 
 /// Why a pattern failed to compile. The message is meant for a human and
@@ -58,7 +88,7 @@ impl Pattern {
                 .size_limit(1 << 20)
                 .dfa_size_limit(1 << 20)
                 .build()
-                .map(Pattern::Regex)
+                .map(|r| Pattern::Regex(r, regex_prefix(&body[..body.len() - 1])))
                 .map_err(|e| {
                     let detail = e.to_string();
                     let last = detail.lines().last().unwrap_or("invalid").trim();
@@ -85,7 +115,7 @@ impl Pattern {
             .literal_separator(false)
             .backslash_escape(true)
             .build()
-            .map(|g| Pattern::Glob(text.into(), g.compile_matcher()))
+            .map(|g| Pattern::Glob(text.into(), g.compile_matcher(), glob_prefix(text)))
             .map_err(|e| PatternError(format!("bad glob {text:?}: {}", e.kind())))
     }
 
@@ -97,8 +127,8 @@ impl Pattern {
             Pattern::Literal(l) => **l == *value,
             Pattern::Prefix(p) => value.starts_with(&**p),
             Pattern::Suffix(s) => value.ends_with(&**s),
-            Pattern::Glob(_, g) => g.is_match(value),
-            Pattern::Regex(r) => r.is_match(value),
+            Pattern::Glob(_, g, prefix) => value.starts_with(&**prefix) && g.is_match(value),
+            Pattern::Regex(r, prefix) => value.starts_with(&**prefix) && r.is_match(value),
         }
     }
 
@@ -115,8 +145,8 @@ impl fmt::Display for Pattern {
             Pattern::Literal(l) => f.write_str(l),
             Pattern::Prefix(p) => write!(f, "{p}*"),
             Pattern::Suffix(s) => write!(f, "*{s}"),
-            Pattern::Glob(t, _) => f.write_str(t),
-            Pattern::Regex(r) => f.write_str(r.as_str()),
+            Pattern::Glob(t, ..) => f.write_str(t),
+            Pattern::Regex(r, _) => f.write_str(r.as_str()),
         }
     }
 }
@@ -222,10 +252,32 @@ mod tests {
 
     #[test]
     fn anchored_regex() {
-        assert!(matches!(Pattern::parse("^david-[0-9]+$").unwrap(), Pattern::Regex(_)));
+        assert!(matches!(Pattern::parse("^david-[0-9]+$").unwrap(), Pattern::Regex(..)));
         assert!(m("^david-[0-9]+$", "david-42"));
         assert!(!m("^david-[0-9]+$", "david-x"));
         assert!(!m("^david-[0-9]+$", "david-42x"));
+    }
+
+    #[test]
+    fn literal_prefixes_never_reject_a_match() {
+        assert_eq!(&*regex_prefix("david-[0-9]+"), "david-");
+        assert_eq!(&*regex_prefix("davids?-x"), "david");
+        assert_eq!(&*regex_prefix("ab*c"), "a");
+        assert_eq!(&*regex_prefix("a|b"), "");
+        assert_eq!(&*regex_prefix("(?i)david"), "");
+        assert_eq!(&*glob_prefix("team-*-x"), "team-");
+        assert_eq!(&*glob_prefix("{a,b}-*"), "");
+        for (p, v) in [
+            ("^davids?-x$", "david-x"),
+            ("^ab*c$", "ac"),
+            ("^(?i)DAVID$", "david"),
+            ("^a|b$", "b"),
+            ("^x{0,2}y$", "y"),
+            ("team-*-x", "team-a-x"),
+            ("{dev,stg}-?", "stg-1"),
+        ] {
+            assert!(m(p, v), "{p} should match {v}");
+        }
     }
 
     #[test]
