@@ -286,3 +286,21 @@ pub fn to_jsonl(events: &[SessionEvent]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_fixtures_match_the_generators() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/sessions");
+        for (name, events) in [("shell.jsonl", shell_session()), ("exec.jsonl", exec_session())] {
+            let on_disk = std::fs::read_to_string(dir.join(name)).expect(name);
+            assert_eq!(
+                on_disk,
+                to_jsonl(&events),
+                "{name} is stale: cargo run -p kac-player --example gen_samples"
+            );
+        }
+    }
+}

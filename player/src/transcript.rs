@@ -57,21 +57,47 @@ pub fn escape_input(bytes: &[u8]) -> String {
     s
 }
 
-/// `--stdin`.
+/// `--stdin`: keystrokes grouped into lines (a line ends at Enter or after
+/// a pause of more than a second), each with the time of its first key,
+/// and the recorder's reconstructed command lines.
 pub fn write_stdin(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
+    const PAUSE_US: u64 = 1_000_000;
+    let mut pending: Option<(u64, u64, Vec<u8>)> = None;
+    let flush = |p: &mut Option<(u64, u64, Vec<u8>)>, out: &mut dyn Write| -> Result<()> {
+        if let Some((t, _, keys)) = p.take() {
+            writeln!(out, "[{}] < {}", fmt_time(t), escape_input(&keys))
+                .context("writing stdin transcript")?;
+        }
+        Ok(())
+    };
     for f in tl.frames() {
-        let line = match &f.kind {
-            FrameKind::Input(data) => format!("[{}] < {}", fmt_time(f.rec_us), escape_input(data)),
-            FrameKind::Marker { text, uncertain } => format!(
-                "[{}] $ {}{}",
-                fmt_time(f.rec_us),
-                text,
-                if *uncertain { "   (uncertain)" } else { "" }
-            ),
-            _ => continue,
-        };
-        writeln!(out, "{line}").context("writing stdin transcript")?;
+        match &f.kind {
+            FrameKind::Input(data) => {
+                if pending.as_ref().is_some_and(|p| f.rec_us - p.1 > PAUSE_US) {
+                    flush(&mut pending, out)?;
+                }
+                let p = pending.get_or_insert_with(|| (f.rec_us, f.rec_us, Vec::new()));
+                p.1 = f.rec_us;
+                p.2.extend_from_slice(data);
+                if matches!(data.last(), Some(b'\r' | b'\n')) {
+                    flush(&mut pending, out)?;
+                }
+            }
+            FrameKind::Marker { text, uncertain } => {
+                flush(&mut pending, out)?;
+                writeln!(
+                    out,
+                    "[{}] $ {}{}",
+                    fmt_time(f.rec_us),
+                    text,
+                    if *uncertain { "   (uncertain)" } else { "" }
+                )
+                .context("writing stdin transcript")?;
+            }
+            _ => {}
+        }
     }
+    flush(&mut pending, out)?;
     out.flush().context("flushing output")
 }
 
@@ -211,8 +237,9 @@ mod tests {
         write_stdin(&tl, &mut out).unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(s.contains("] $ ls --color=auto\n"), "{s}");
-        assert!(s.contains("] < \\r\n"), "{s}");
-        assert!(s.contains("] < ö\n"), "{s}");
+        assert!(s.contains("] < ls --color=auto\\r\n[00:03.316] $ ls --color=auto\n"), "{s}");
+        assert!(s.contains("] < echo 'héllo wörld ✓'\\r\n"), "{s}");
+        assert!(s.contains("] < q\n"), "{s}");
         assert!(s.lines().all(|l| l.starts_with('[')), "{s}");
         assert_eq!(escape_input(b"a\x1b[A\xff"), "a\\x1b[A\\xff");
         assert_eq!(fmt_time(3_723_004_000), "1:02:03.004");
