@@ -402,3 +402,7 @@ pub fn fuzz_decode_segment(data: &[u8]) -> usize {
     }
     events
 }
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;
