@@ -326,6 +326,7 @@ async fn python_client_exec_and_portforward() {
     for (script, extra) in [
         ("stream_exec.py", vec!["main"]),
         ("stream_portforward.py", vec!["80", "8080"]),
+        ("stream_attach.py", vec!["main"]),
     ] {
         let mut c = Command::new("python3");
         c.arg(py.join(script))
