@@ -89,6 +89,9 @@ pub struct AuditConfig {
     pub queue_capacity: usize,
     #[serde(default)]
     pub backpressure: Backpressure,
+    /// This proxy's segment stream in the store (one writer per stream).
+    #[serde(default = "default_writer_id")]
+    pub writer_id: String,
     /// Group-commit interval: a crash loses at most this much.
     #[serde(default = "default_fsync", with = "duration_str")]
     pub fsync_interval: Duration,
@@ -96,6 +99,10 @@ pub struct AuditConfig {
 
 fn default_queue() -> usize {
     16_384
+}
+
+fn default_writer_id() -> String {
+    "proxy".into()
 }
 
 fn default_fsync() -> Duration {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
-use crate::audit::{self, AuditBackend, JsonLinesBackend};
+use crate::audit::{self, AuditBackend, JsonLinesBackend, StoreBackend};
 use crate::authn::Authenticator;
 use crate::clusters::Registry;
 use crate::config::ProxyConfig;
@@ -72,8 +72,8 @@ fn audit_backend(cfg: &ProxyConfig) -> Result<Box<dyn AuditBackend>> {
         .store
         .as_ref()
         .expect("validated: store or jsonLines");
-    let b = JsonLinesBackend::open(&store.join("proxy-events.jsonl"), cfg.audit.fsync_interval)
-        .with_context(|| format!("opening audit store {}", store.display()))?;
+    let b = StoreBackend::open(store, cfg.audit.fsync_interval, &cfg.audit.writer_id)
+        .map_err(|e| anyhow::anyhow!(e))?;
     Ok(Box::new(b))
 }
 

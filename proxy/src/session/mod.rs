@@ -1,0 +1,246 @@
+//! Session relay: exec, attach and port-forward through kac-proxy, recorded.
+//!
+//! The proxy core authenticates, attributes and authorizes the request, then
+//! hands it here. This module terminates the client's WebSocket, opens the
+//! matching one upstream, and pumps frames both ways, feeding
+//! [`kac_recorder::SessionRecorder`] (exec/attach) or
+//! [`kac_recorder::portforward::PortForwardTap`] (port-forward: byte counts
+//! only, never the payload) and shipping `session.*` events to the audit
+//! pipeline.
+//!
+//! ## API for the proxy core
+//!
+//! ```ignore
+//! let mut start = SessionStart { session_id: kac_event::new_id(), time: Utc::now(),
+//!     user, cluster: cluster.name.clone(), cluster_tags, request_id: ev.id.clone(),
+//!     recording_required: require_recording, ..Default::default() };
+//! session::describe_request(&mut start, &info.subresource, &info.namespace, &info.name,
+//!                           parts.uri.query());
+//! ev.session_id = Some(start.session_id.clone());
+//! let ctx = SessionContext { start, require_recording, audit: self.audit.clone(),
+//!     spdy: self.config.sessions.spdy, cluster: cluster.clone() };
+//! // `upstream`: the request towards the cluster exactly as for a plain
+//! // upgrade (HTTP/1.1, client headers minus credentials, plus the proxy's
+//! // credentials and impersonation headers, empty body).
+//! let resp: Response<Body> = session::relay(req, upstream, ctx).await;
+//! ```
+//!
+//! Call [`is_session_request`] to route: exec, attach and portforward
+//! subresources of pods with an `Upgrade` header.
+//!
+//! ## Behaviour
+//! - Recording required and the audit pipeline unhealthy: 503 Status
+//!   `session recording unavailable: …`, nothing reaches the cluster.
+//! - WebSocket: the client's handshake headers go upstream unchanged except
+//!   `Sec-WebSocket-Extensions` (dropped: compression would hide frames from
+//!   the recorder); the upstream 101 is passed back, so the client sees the
+//!   subprotocol the cluster chose. Frames are forwarded one by one as they
+//!   arrive (no buffering), then recorded. Pings on either side are answered
+//!   by the proxy and not forwarded; close frames are forwarded.
+//! - The `session.start` event must be accepted before the 101 is returned
+//!   when recording is required; a failed emit later closes the session with
+//!   a Status on the error channel (fail closed). Without the requirement,
+//!   emit failures are logged and the session continues.
+//! - Plain SPDY (`Upgrade: SPDY/3.1`): refused with a 403 Status by default
+//!   ([`SpdyMode::Refuse`]) or always when recording is required; with
+//!   `passThroughUnrecorded` it is tunnelled unrecorded and the session's
+//!   start and end events say so (`protocol: SPDY/3.1`, error
+//!   `passed through unrecorded (SPDY)`), with byte counts.
+
+mod describe;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap};
+use hyper::{Request, Response, StatusCode};
+use kac_event::{Event, SessionEnd, SessionEvent, SessionKind, SessionStart};
+use kac_recorder::portforward::PortForwardTap;
+use kac_recorder::{Protocol, SessionRecorder};
+
+use crate::audit::AuditTx;
+use crate::clusters::Cluster;
+use crate::config::SpdyMode;
+use crate::http::{self as h, Body};
+
+pub use describe::{describe_request, is_session_request, percent_decode};
+
+/// Everything the relay needs besides the two requests.
+pub struct SessionContext {
+    /// The session's metadata, prefilled by the core (see [`describe_request`]).
+    pub start: SessionStart,
+    /// The policy requires this session to be recorded: fail closed.
+    pub require_recording: bool,
+    pub audit: AuditTx,
+    pub spdy: SpdyMode,
+    /// The cluster; its `upgrade_client` (HTTP/1.1) opens the upstream side.
+    pub cluster: Arc<Cluster>,
+}
+
+/// The wire transport a client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket with the offered subprotocols, in order.
+    WebSocket(Vec<String>),
+    /// `Upgrade: SPDY/3.1`.
+    Spdy,
+    /// Anything else (or no upgrade).
+    Other,
+}
+
+/// Classifies a request by its `Upgrade` header.
+pub fn transport(headers: &HeaderMap) -> Transport {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("websocket") {
+        let protocols = headers
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        Transport::WebSocket(protocols)
+    } else if upgrade.to_ascii_uppercase().starts_with("SPDY/") {
+        Transport::Spdy
+    } else {
+        Transport::Other
+    }
+}
+
+/// How a session is tapped.
+pub(crate) enum Tap {
+    Exec {
+        recorder: Box<SessionRecorder>,
+        protocol: Protocol,
+    },
+    PortForward {
+        tap: PortForwardTap,
+        start: SessionStart,
+    },
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response<Body> {
+    h::status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("session recording unavailable: {e}"),
+    )
+}
+
+fn emit_now(
+    audit: &AuditTx,
+    ev: SessionEvent,
+) -> impl std::future::Future<Output = Result<(), crate::audit::AuditError>> + '_ {
+    audit.emit(Event::Session(ev))
+}
+
+/// Relays one exec/attach/port-forward session. Always returns a response:
+/// the upstream 101 (the pump then runs in a spawned task), the upstream's
+/// own refusal, or a Status explaining why the proxy refused.
+pub async fn relay(
+    req: Request<Incoming>,
+    upstream: Request<Body>,
+    ctx: SessionContext,
+) -> Response<Body> {
+    let mut ctx = ctx;
+    if ctx.start.session_id.is_empty() {
+        ctx.start.session_id = kac_event::new_id();
+    }
+    ctx.start.recording_required |= ctx.require_recording;
+    if ctx.require_recording {
+        if let Err(e) = ctx.audit.healthy() {
+            return unavailable(e);
+        }
+    }
+    match transport(req.headers()) {
+        Transport::WebSocket(offered) => ws::relay(req, upstream, ctx, offered).await,
+        Transport::Spdy => spdy_pass(req, upstream, ctx).await,
+        Transport::Other => h::status(
+            StatusCode::BAD_REQUEST,
+            "exec, attach and port-forward need a WebSocket (or SPDY) upgrade",
+        ),
+    }
+}
+
+const SPDY_REFUSED: &str = "kac-proxy records exec, attach and port-forward sessions and cannot record SPDY/3.1: use WebSocket (the kubectl default since 1.30; unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false and KUBECTL_PORT_FORWARD_WEBSOCKETS=false)";
+
+const SPDY_UNRECORDED: &str = "passed through unrecorded (SPDY)";
+
+/// Plain SPDY: refuse, or tunnel unrecorded with audit events saying so.
+async fn spdy_pass(
+    req: Request<Incoming>,
+    upstream: Request<Body>,
+    ctx: SessionContext,
+) -> Response<Body> {
+    if ctx.spdy == SpdyMode::Refuse || ctx.require_recording {
+        return h::status(StatusCode::FORBIDDEN, SPDY_REFUSED);
+    }
+    let mut start = ctx.start.clone();
+    start.protocol = "SPDY/3.1".into();
+    let (resp, tunnel) = match crate::forward::pass_upgrade(req, upstream, &ctx.cluster).await {
+        Ok(r) => r,
+        Err(e) => return h::status(StatusCode::BAD_GATEWAY, e),
+    };
+    let Some(task) = tunnel else {
+        return resp;
+    };
+    // Never unrecorded silently: the start event must be accepted first.
+    if let Err(e) = emit_now(&ctx.audit, SessionEvent::Start(Box::new(start.clone()))).await {
+        task.abort();
+        return unavailable(e);
+    }
+    let audit = ctx.audit.clone();
+    let began = Instant::now();
+    tokio::spawn(async move {
+        let (up, down) = task.await.unwrap_or((0, 0));
+        let end = SessionEnd {
+            session_id: start.session_id.clone(),
+            time: Utc::now(),
+            offset_us: began.elapsed().as_micros() as u64,
+            user: start.user.name.clone(),
+            cluster: start.cluster.clone(),
+            error: Some(SPDY_UNRECORDED.into()),
+            bytes_stdin: up,
+            bytes_stdout: down,
+            ..Default::default()
+        };
+        audit.emit_detached(Event::Session(SessionEvent::End(Box::new(end))));
+    });
+    resp
+}
+
+/// Port-forward is audited by byte counts; its kind decides the tap.
+pub(crate) fn new_tap(start: &SessionStart, chosen: &str) -> Result<Tap, String> {
+    match start.kind {
+        SessionKind::Portforward => {
+            let spdy = chosen.to_ascii_uppercase().starts_with("SPDY/");
+            let tap = if spdy {
+                PortForwardTap::spdy()
+            } else {
+                PortForwardTap::channels(start.ports.clone())
+            };
+            Ok(Tap::PortForward {
+                tap,
+                start: start.clone(),
+            })
+        }
+        SessionKind::Exec | SessionKind::Attach => {
+            let protocol = Protocol::from_subprotocol(chosen).ok_or_else(|| {
+                format!("the cluster chose WebSocket subprotocol {chosen:?}, which kac-proxy cannot record")
+            })?;
+            Ok(Tap::Exec {
+                recorder: Box::new(SessionRecorder::new(start.clone())),
+                protocol,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,354 @@
+//! The WebSocket side of the relay: handshake pass-through and the frame pump.
+//!
+//! The upstream handshake is made with the cluster's HTTP/1.1 client using
+//! the client's own `Sec-WebSocket-Key`, so the upstream's 101 (accept key,
+//! chosen subprotocol) is valid for the client as is. After both sides
+//! upgrade, each raw connection is wrapped as a WebSocket (server role
+//! towards the user, client role towards the cluster) and two loops, one per
+//! direction, forward every data message the moment it is read, then decode
+//! and record it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::{select, Either};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use kac_event::{Event, SessionEnd, SessionEvent};
+use kac_recorder::channel::{self, MessageKind};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::{new_tap, unavailable, SessionContext, Tap};
+use crate::audit::AuditTx;
+use crate::http::{self as h, Body};
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+type WsSink = Arc<tokio::sync::Mutex<SplitSink<Ws, Message>>>;
+
+/// How long the second direction may run on after the first one ended
+/// (e.g. waiting for the peer's close reply).
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+pub(super) async fn relay(
+    mut req: Request<Incoming>,
+    mut upstream: Request<Body>,
+    ctx: SessionContext,
+    _offered: Vec<String>,
+) -> Response<Body> {
+    // Compression would hide frames from the recorder; kubectl does not
+    // offer it, and without the header no peer may use it.
+    upstream
+        .headers_mut()
+        .remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let mut resp = match ctx.cluster.upgrade_client.request(upstream).await {
+        Ok(r) => r,
+        Err(e) => {
+            return h::status(
+                StatusCode::BAD_GATEWAY,
+                format!("cluster {:?} is unreachable: {e}", ctx.cluster.name),
+            )
+        }
+    };
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        // The cluster refused (404 pod, 403, 400...): pass its Status back.
+        let (mut parts, body) = resp.into_parts();
+        parts.headers = crate::forward::downstream_headers(&parts.headers);
+        let body = body
+            .map_err(|e| -> h::BodyError { Box::new(e) })
+            .boxed_unsync();
+        return Response::from_parts(parts, body);
+    }
+    let chosen = resp
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut start = ctx.start.clone();
+    start.protocol = chosen.clone();
+    let tap = match new_tap(&start, &chosen) {
+        Ok(t) => t,
+        Err(e) => return h::status(StatusCode::BAD_GATEWAY, e),
+    };
+    let opening = match &tap {
+        Tap::Exec { recorder, .. } => recorder.start_events(),
+        Tap::PortForward { start, .. } => vec![SessionEvent::Start(Box::new(start.clone()))],
+    };
+    for ev in opening {
+        if let Err(e) = ctx.audit.emit(Event::Session(ev)).await {
+            if ctx.require_recording {
+                return unavailable(e);
+            }
+            tracing::warn!(session = %start.session_id, error = %e, "session start not recorded");
+        }
+    }
+    let upstream_upgrade = hyper::upgrade::on(&mut resp);
+    let mut out = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
+    for (name, value) in resp.headers() {
+        out = out.header(name, value);
+    }
+    let began = Instant::now();
+    tokio::spawn(pump(
+        client_upgrade,
+        upstream_upgrade,
+        tap,
+        ctx.audit.clone(),
+        ctx.require_recording,
+        began,
+    ));
+    out.body(h::empty())
+        .unwrap_or_else(|e| h::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Why a direction stopped abnormally.
+#[derive(Debug)]
+enum Stop {
+    /// A connection failed.
+    Transport(String),
+    /// An event could not be recorded and recording is required.
+    Recording(String),
+}
+
+type Direction = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send>>;
+
+async fn pump(
+    client_up: OnUpgrade,
+    upstream_up: OnUpgrade,
+    tap: Tap,
+    audit: AuditTx,
+    require: bool,
+    began: Instant,
+) {
+    let state = Arc::new(Mutex::new(tap));
+    let (client, upstream) = match tokio::try_join!(client_up, upstream_up) {
+        Ok(pair) => pair,
+        Err(e) => {
+            let error = format!("upgrade failed: {e}");
+            emit_end(&state, &audit, Some(error), began.elapsed()).await;
+            return;
+        }
+    };
+    let client = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, None).await;
+    let upstream =
+        WebSocketStream::from_raw_socket(TokioIo::new(upstream), Role::Client, None).await;
+    let (client_sink, client_stream) = client.split();
+    let (upstream_sink, upstream_stream) = upstream.split();
+    let client_sink: WsSink = Arc::new(tokio::sync::Mutex::new(client_sink));
+    let upstream_sink: WsSink = Arc::new(tokio::sync::Mutex::new(upstream_sink));
+
+    let up: Direction = Box::pin(direction(
+        true,
+        client_stream,
+        upstream_sink.clone(),
+        state.clone(),
+        audit.clone(),
+        require,
+        began,
+    ));
+    let down: Direction = Box::pin(direction(
+        false,
+        upstream_stream,
+        client_sink.clone(),
+        state.clone(),
+        audit.clone(),
+        require,
+        began,
+    ));
+    let (first, rest) = match select(up, down).await {
+        Either::Left((r, rest)) | Either::Right((r, rest)) => (r, rest),
+    };
+    let error = match first {
+        Err(Stop::Recording(e)) => {
+            // Fail closed: tell the user why, close both sides now.
+            let why = format!("kac-proxy stopped the session: recording failed: {e}");
+            abort(&state, &client_sink, &upstream_sink, &why).await;
+            drop(rest);
+            Some(why)
+        }
+        Err(Stop::Transport(e)) => {
+            let second = tokio::time::timeout(CLOSE_GRACE, rest).await;
+            if let Ok(Err(Stop::Recording(r))) = second {
+                tracing::error!(error = %r, "session recording failed while closing");
+            }
+            Some(e)
+        }
+        Ok(()) => match tokio::time::timeout(CLOSE_GRACE, rest).await {
+            Ok(Ok(())) => None,
+            Ok(Err(Stop::Transport(e))) => Some(e),
+            Ok(Err(Stop::Recording(e))) => {
+                let why = format!("kac-proxy stopped the session: recording failed: {e}");
+                abort(&state, &client_sink, &upstream_sink, &why).await;
+                Some(why)
+            }
+            Err(_) => Some("peer did not close the session in time".into()),
+        },
+    };
+    // Close whatever is still open (ignore errors: it may be closed already).
+    let _ = client_sink.lock().await.close().await;
+    let _ = upstream_sink.lock().await.close().await;
+    emit_end(&state, &audit, error, began.elapsed()).await;
+}
+
+async fn direction(
+    from_client: bool,
+    mut stream: SplitStream<Ws>,
+    sink: WsSink,
+    state: Arc<Mutex<Tap>>,
+    audit: AuditTx,
+    require: bool,
+    began: Instant,
+) -> Result<(), Stop> {
+    let side = if from_client { "client" } else { "cluster" };
+    let mut warned = false;
+    while let Some(msg) = stream.next().await {
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                use tokio_tungstenite::tungstenite::Error as WsError;
+                return match e {
+                    WsError::ConnectionClosed | WsError::AlreadyClosed => Ok(()),
+                    e => Err(Stop::Transport(format!("{side} connection: {e}"))),
+                };
+            }
+        };
+        match &msg {
+            Message::Binary(_) | Message::Text(_) => {
+                // Forward first: recording must add no latency.
+                if let Err(e) = sink.lock().await.send(msg.clone()).await {
+                    return Err(Stop::Transport(format!("forwarding from {side}: {e}")));
+                }
+                for ev in record(&state, from_client, &msg, began.elapsed()) {
+                    if let Err(e) = audit.emit(Event::Session(ev)).await {
+                        if require {
+                            return Err(Stop::Recording(e.to_string()));
+                        }
+                        if !warned {
+                            warned = true;
+                            tracing::warn!(error = %e, "session events are being lost (recording not required)");
+                        }
+                    }
+                }
+            }
+            Message::Close(frame) => {
+                // Propagate; keep reading until the close handshake ends.
+                let _ = sink.lock().await.send(Message::Close(frame.clone())).await;
+            }
+            // Pings are answered by tungstenite on this side; not forwarded.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn record(
+    state: &Mutex<Tap>,
+    from_client: bool,
+    msg: &Message,
+    now: Duration,
+) -> Vec<SessionEvent> {
+    let (kind, bytes): (MessageKind, &[u8]) = match msg {
+        Message::Binary(b) => (MessageKind::Binary, b),
+        Message::Text(t) => (MessageKind::Text, t.as_bytes()),
+        _ => return Vec::new(),
+    };
+    let mut tap = state.lock().expect("session state poisoned");
+    match &mut *tap {
+        Tap::Exec { recorder, protocol } => match channel::decode(*protocol, kind, bytes) {
+            Ok(frame) if from_client => recorder.on_client(&frame, now),
+            Ok(frame) => recorder.on_server(&frame, now),
+            Err(_) => Vec::new(),
+        },
+        Tap::PortForward { tap, .. } => {
+            if from_client {
+                tap.on_client(bytes);
+            } else {
+                tap.on_server(bytes);
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// Sends the user a Status on the error channel (exec/attach) and closes
+/// both connections with an error code.
+async fn abort(state: &Mutex<Tap>, client: &WsSink, upstream: &WsSink, why: &str) {
+    let status_frame = {
+        let tap = state.lock().expect("session state poisoned");
+        match &*tap {
+            Tap::Exec { protocol, .. } => {
+                let status = serde_json::json!({
+                    "metadata": {}, "status": "Failure", "reason": "InternalError",
+                    "message": why,
+                });
+                let body = serde_json::to_vec(&status).unwrap_or_default();
+                Some(channel::encode_raw(*protocol, 3, &body))
+            }
+            Tap::PortForward { .. } => None,
+        }
+    };
+    let close = || {
+        Message::Close(Some(CloseFrame {
+            code: CloseCode::Error,
+            reason: "session recording failed".into(),
+        }))
+    };
+    {
+        let mut c = client.lock().await;
+        if let Some((kind, bytes)) = status_frame {
+            let msg = match kind {
+                MessageKind::Binary => Message::Binary(bytes.into()),
+                MessageKind::Text => {
+                    Message::Text(String::from_utf8_lossy(&bytes).into_owned().into())
+                }
+            };
+            let _ = c.send(msg).await;
+        }
+        let _ = c.send(close()).await;
+    }
+    let _ = upstream.lock().await.send(close()).await;
+}
+
+async fn emit_end(state: &Mutex<Tap>, audit: &AuditTx, error: Option<String>, now: Duration) {
+    let events = {
+        let mut tap = state.lock().expect("session state poisoned");
+        match &mut *tap {
+            Tap::Exec { recorder, .. } => recorder.finish(error, now),
+            Tap::PortForward { tap, start, .. } => {
+                let (to_pod, to_client) = tap.totals();
+                vec![SessionEvent::End(Box::new(SessionEnd {
+                    session_id: start.session_id.clone(),
+                    time: start.time
+                        + chrono::Duration::microseconds(
+                            now.as_micros().min(i64::MAX as u128) as i64
+                        ),
+                    offset_us: now.as_micros().min(u64::MAX as u128) as u64,
+                    user: start.user.name.clone(),
+                    cluster: start.cluster.clone(),
+                    error: error.or_else(|| tap.error().map(str::to_string)),
+                    bytes_stdin: to_pod,
+                    bytes_stdout: to_client,
+                    ..Default::default()
+                }))]
+            }
+        }
+    };
+    for ev in events {
+        if let Err(e) = audit.emit(Event::Session(ev.clone())).await {
+            // Already too late to refuse: leave a trace in the log.
+            let json = serde_json::to_string(&ev).unwrap_or_default();
+            tracing::error!(error = %e, event = %json, "session event could not be recorded");
+        }
+    }
+}
