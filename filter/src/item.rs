@@ -74,10 +74,69 @@ where
         item.metadata.as_ref()
     };
     let (namespace, name) = identity(meta, index)?;
-    Ok(visible(&ObjectRef {
+    let keep = visible(&ObjectRef {
         api_group: group,
         resource,
         namespace,
         name,
-    }))
+    });
+    if keep {
+        validate(bytes).map_err(malformed)?;
+    }
+    Ok(keep)
+}
+
+/// Full validation of a JSON value without building it: serde_json skips
+/// UTF-8 and escape checks inside values it *ignores*, so bytes we forward
+/// are walked once more with every string actually decoded (borrowed when
+/// unescaped, so no allocation). Fail closed: never forward invalid JSON.
+pub(crate) struct Validate;
+
+impl<'de> serde::Deserialize<'de> for Validate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValidateVisitor)
+    }
+}
+
+struct ValidateVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValidateVisitor {
+    type Value = Validate;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Validate, E> {
+        Ok(Validate)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Validate, E> {
+        Ok(Validate)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Validate, E> {
+        Ok(Validate)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Validate, E> {
+        Ok(Validate)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Validate, E> {
+        Ok(Validate)
+    }
+    fn visit_unit<E>(self) -> Result<Validate, E> {
+        Ok(Validate)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Validate, A::Error> {
+        while a.next_element::<Validate>()?.is_some() {}
+        Ok(Validate)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Validate, A::Error> {
+        while a.next_key::<Validate>()?.is_some() {
+            a.next_value::<Validate>()?;
+        }
+        Ok(Validate)
+    }
+}
+
+/// Check that `bytes` are one valid JSON value.
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<Validate>(bytes).map(|_| ())
 }

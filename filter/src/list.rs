@@ -4,9 +4,7 @@
 //! filters the `items`/`rows` array element by element. Only the current
 //! element is ever buffered.
 
-use serde::de::IgnoredAny;
-
-use crate::item::item_visible;
+use crate::item::{item_visible, validate};
 use crate::scan::{skip_ws, ValueScan};
 use crate::{FilterError, ListContext, ObjectRef};
 
@@ -226,8 +224,7 @@ where
                                 .map_err(|e| self.malformed(i, e.to_string()))?;
                         }
                         Member::Other => {
-                            serde_json::from_slice::<IgnoredAny>(raw)
-                                .map_err(|e| self.malformed(i, e.to_string()))?;
+                            validate(raw).map_err(|e| self.malformed(i, e.to_string()))?;
                             out.extend_from_slice(raw);
                         }
                     }

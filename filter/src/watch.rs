@@ -17,7 +17,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::item::{identity, Meta, Row};
+use crate::item::{identity, validate, Meta, Row};
 use crate::{FilterError, ListContext, ObjectRef};
 
 #[derive(Debug, Deserialize)]
@@ -133,8 +133,7 @@ where
         match ev.ty.as_ref() {
             "BOOKMARK" | "ERROR" => {
                 self.stats.emitted += 1;
-                out.extend_from_slice(trimmed);
-                out.push(b'\n');
+                forward(trimmed, out).map_err(|e| malformed(e.to_string()))?;
                 return Ok(());
             }
             "ADDED" | "MODIFIED" | "DELETED" => {}
@@ -157,8 +156,7 @@ where
                 // No row, no object: nothing to hide.
                 [] => {
                     self.stats.emitted += 1;
-                    out.extend_from_slice(trimmed);
-                    out.push(b'\n');
+                    forward(trimmed, out).map_err(|e| malformed(e.to_string()))?;
                     return Ok(());
                 }
                 [row] => row
@@ -187,8 +185,7 @@ where
                 self.sent.insert(key);
             }
             self.stats.emitted += 1;
-            out.extend_from_slice(trimmed);
-            out.push(b'\n');
+            forward(trimmed, out).map_err(|e| malformed(e.to_string()))?;
             return Ok(());
         }
         self.stats.hidden += 1;
@@ -224,6 +221,15 @@ where
         }
         Ok(())
     }
+}
+
+/// Forward a line verbatim, after full validation: serde_json does not
+/// check strings inside the fields it skipped while reading the identity.
+fn forward(line: &[u8], out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    validate(line)?;
+    out.extend_from_slice(line);
+    out.push(b'\n');
+    Ok(())
 }
 
 fn identity_meta(namespace: Option<&str>, name: &str, rv: &str) -> serde_json::Value {

@@ -129,6 +129,10 @@ fn fails_closed() {
         br#"{"kind":"Status","status":"Failure"}"#,
         br#"{"kind":"PodList","metadata":{"x":},"items":[]}"#,
         br#"{"kind":PodList,"items":[]}"#,
+        // Found by proptest: serde_json does not check strings it skips.
+        br#"{"items":[{"metadata":{"name":"a"},"x":"\ud800"}]}"#,
+        b"{\"items\":[{\"metadata\":{\"name\":\"a\"},\"x\":\"\xff\"}]}",
+        b"{\"kind\":\"\xff\",\"items\":[]}",
     ];
     for body in bad {
         assert!(
