@@ -164,6 +164,7 @@ pub(crate) fn compile(doc: &PolicyDocument, ck: &mut Checker<'_>) -> Option<Poli
         subject_user,
         subject_groups,
         conditions,
+        cond_ids: Vec::new(),
         rules,
         recording: s.session_recording.unwrap_or_default(),
     })
@@ -340,6 +341,7 @@ fn rule(ck: &mut Checker<'_>, path: &FieldPath, index: usize, a: &ActionSpec) ->
         line: ck.line_of(path),
         effect: a.effect,
         verbs,
+        kind_head: (UNKNOWN_ID, UNKNOWN_ID),
         target: target?,
     })
 }

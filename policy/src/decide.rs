@@ -9,7 +9,7 @@
 //! - list/watch without a name may be allowed partially: the proxy then
 //!   filters items with [`ObjectFilter::visible`].
 
-use crate::model::{CondSource, Policy, PolicySet, Rule, Target};
+use crate::model::{CondSource, Condition, Policy, PolicySet, Rule, Target, ANY_ID};
 use crate::pattern::PatternSet;
 use crate::spec::{Effect, SessionRecording};
 use crate::verbs::VerbSet;
@@ -240,8 +240,10 @@ impl PolicySet {
 
 /// Whether a rule's resource kinds cover the prepared request.
 #[inline]
-pub(crate) fn kinds_match(kinds: &[crate::model::KindSel], p: &Prepared<'_>) -> bool {
-    kinds.iter().any(|k| k.matches_ids(p.gid, p.rid))
+pub(crate) fn kinds_match(rule: &Rule, kinds: &[crate::model::KindSel], p: &Prepared<'_>) -> bool {
+    let (gid, rid) = rule.kind_head;
+    ((gid == ANY_ID || gid == p.gid) && (rid == ANY_ID || rid == p.rid))
+        || (kinds.len() > 1 && kinds[1..].iter().any(|k| k.matches_ids(p.gid, p.rid)))
 }
 
 /// Coverage of a rule for a request.
@@ -260,7 +262,7 @@ pub(crate) fn coverage(rule: &Rule, p: &Prepared<'_>) -> Coverage {
             }
         }
         (Target::Resources { kinds, namespaces, names }, None) => {
-            if !kinds_match(kinds, p) {
+            if !kinds_match(rule, kinds, p) {
                 return Coverage::Miss;
             }
             let mut cov = Coverage::Full;
@@ -312,7 +314,16 @@ fn wants_recording(policy: &Policy, verb: &str) -> bool {
     policy.recording == SessionRecording::Required && (verb == "exec" || verb == "attach")
 }
 
-/// Why a policy does not apply, or `None` when it does.
+fn condition_holds(c: &Condition, user: &UserContext, cluster: &ClusterContext) -> bool {
+    let value = match c.source {
+        CondSource::ClusterTag => cluster.tags.get(&c.key),
+        CondSource::UserAttribute => user.attributes.get(&c.key),
+    };
+    c.holds(value.map(String::as_str))
+}
+
+/// Why a policy does not apply, or `None` when it does (for explain; the
+/// decision path uses the memoised check in [`PolicySet::applicable`]).
 pub(crate) fn inapplicable(
     policy: &Policy,
     user: &UserContext,
@@ -366,7 +377,20 @@ impl PolicySet {
         idx.extend_from_slice(&self.everyone);
         idx.sort_unstable();
         idx.dedup();
-        idx.retain(|&i| inapplicable(&self.policies[i as usize], user, cluster).is_none());
+        // Each distinct condition is evaluated at most once per call:
+        // 0 = not yet, 1 = holds, 2 = fails.
+        let mut memo = vec![0u8; self.conditions.len()];
+        idx.retain(|&i| {
+            let p = &self.policies[i as usize];
+            p.clusters.matches(&cluster.name)
+                && p.cond_ids.iter().all(|&c| {
+                    let slot = &mut memo[c as usize];
+                    if *slot == 0 {
+                        *slot = if condition_holds(&self.conditions[c as usize], user, cluster) { 1 } else { 2 };
+                    }
+                    *slot == 1
+                })
+        });
         Applicable { set: self, user, policies: idx }
     }
 
@@ -408,9 +432,21 @@ impl Applicable<'_> {
         // Best allow: highest priority, then first policy by name, then first rule.
         let mut best: Option<(&Policy, &Rule)> = None;
         let mut partial_deny = false;
+        let resource_request = req.non_resource_path.is_none();
         for &i in &self.policies {
             let p = &self.set.policies[i as usize];
-            for r in &p.rules {
+            let start = self.set.head_start[i as usize] as usize;
+            let heads = &self.set.heads[start..start + p.rules.len()];
+            for (h, r) in heads.iter().zip(&p.rules) {
+                // Cheap rejection on the packed head before touching the rule.
+                if !h.verbs.contains_bit(prepared.verb_bit)
+                    || (resource_request
+                        && !h.check_full
+                        && !((h.gid == ANY_ID || h.gid == prepared.gid)
+                            && (h.rid == ANY_ID || h.rid == prepared.rid)))
+                {
+                    continue;
+                }
                 let cov = coverage(r, &prepared);
                 if cov == Coverage::Miss {
                     continue;

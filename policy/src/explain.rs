@@ -118,7 +118,7 @@ fn failures(rule: &Rule, p: &Prepared<'_>) -> Vec<String> {
         (Target::NonResource { .. }, None) => out.push("rule is for non-resource URLs".into()),
         (Target::Resources { .. }, Some(_)) => out.push("rule is for resources, request is a non-resource URL".into()),
         (Target::Resources { kinds, namespaces, names }, None) => {
-            if !kinds_match(kinds, p) {
+            if !kinds_match(rule, kinds, p) {
                 let shown: Vec<String> = kinds.iter().map(ToString::to_string).collect();
                 let mut res = req.resource.clone();
                 if !req.api_group.is_empty() {

@@ -87,6 +87,9 @@ pub(crate) struct Rule {
     pub line: usize,
     pub effect: Effect,
     pub verbs: VerbSet,
+    /// (gid, rid) of the first resource kind, copied out of `target` so the
+    /// common one-kind rule is checked without following a pointer.
+    pub kind_head: (u32, u32),
     pub target: Target,
 }
 
@@ -139,6 +142,19 @@ impl std::fmt::Display for Condition {
     }
 }
 
+/// The part of a rule the decision loop tests first, packed in one array
+/// for the whole set so that skipping a rule (wrong verb or kind, the
+/// common case) touches 16 contiguous bytes instead of the whole rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RuleHead {
+    pub verbs: VerbSet,
+    pub gid: u32,
+    pub rid: u32,
+    /// The rule has more kinds than the first, or is a non-resource rule:
+    /// the head alone cannot rule it out on kind.
+    pub check_full: bool,
+}
+
 /// One compiled policy.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
@@ -154,6 +170,9 @@ pub(crate) struct Policy {
     pub subject_user: String,
     pub subject_groups: Vec<String>,
     pub conditions: Vec<Condition>,
+    /// Indexes of `conditions` in [`PolicySet::conditions`] (deduplicated
+    /// across the set, so a shared condition is evaluated once per call).
+    pub cond_ids: Vec<u32>,
     pub rules: Vec<Rule>,
     pub recording: SessionRecording,
 }
@@ -170,6 +189,12 @@ pub struct PolicySet {
     pub(crate) files: Vec<PathBuf>,
     /// Interned resource and group names of all rules.
     pub(crate) symbols: HashMap<Box<str>, u32>,
+    /// The distinct conditions of all policies.
+    pub(crate) conditions: Vec<Condition>,
+    /// Rule heads of all policies; policy `i` owns `heads[head_start[i]..]`
+    /// (as many as it has rules).
+    pub(crate) heads: Vec<RuleHead>,
+    pub(crate) head_start: Vec<u32>,
 }
 
 impl PolicySet {
@@ -184,14 +209,40 @@ impl PolicySet {
             files,
             ..PolicySet::default()
         };
+        let mut cond_index: HashMap<String, u32> = HashMap::new();
         for p in &mut policies {
+            p.cond_ids = p
+                .conditions
+                .iter()
+                .map(|c| {
+                    let key = format!("{:?}|{}|{:?}", c.source, c.key, c.test);
+                    *cond_index.entry(key).or_insert_with(|| {
+                        set.conditions.push(c.clone());
+                        (set.conditions.len() - 1) as u32
+                    })
+                })
+                .collect();
             for r in &mut p.rules {
                 if let Target::Resources { kinds, .. } = &mut r.target {
-                    for k in kinds {
+                    for k in kinds.iter_mut() {
                         k.rid = intern(&mut set.symbols, k.resource.as_deref());
                         k.gid = intern(&mut set.symbols, k.group.as_deref());
                     }
+                    if let Some(k) = kinds.first() {
+                        r.kind_head = (k.gid, k.rid);
+                    }
                 }
+            }
+        }
+        for p in &policies {
+            set.head_start.push(set.heads.len() as u32);
+            for r in &p.rules {
+                let (gid, rid) = r.kind_head;
+                let check_full = match &r.target {
+                    Target::Resources { kinds, .. } => kinds.len() > 1,
+                    Target::NonResource { .. } => true,
+                };
+                set.heads.push(RuleHead { verbs: r.verbs, gid, rid, check_full });
             }
         }
         for (i, p) in policies.iter().enumerate() {
