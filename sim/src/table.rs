@@ -400,7 +400,9 @@ pub fn cells(kind: &str, o: &Value, now: DateTime<Utc>) -> Vec<Value> {
         "Deployment" => deployment_cells(o, now),
         "Event" => event_cells(o, now),
         "CustomResourceDefinition" => vec![json!(s(o, "/metadata/name")), json!(created)],
-        _ => vec![json!(s(o, "/metadata/name")), json!(created)],
+        // Custom resources: the apiextensions table convertor renders `date`
+        // columns as a human-readable age.
+        _ => vec![json!(s(o, "/metadata/name")), json!(age(created, now))],
     }
 }
 
