@@ -7,7 +7,8 @@
 //! - [`session`]: [`SessionRecorder`], the per-session state machine that
 //!   turns frames into `session.*` events with monotonic offsets;
 //! - [`commands`]: typed-command reconstruction from stdin keystrokes;
-//! - [`tar`]: file names from a `kubectl cp` tar stream.
+//! - [`tar`]: file names from a `kubectl cp` tar stream;
+//! - [`portforward`]: per-port byte counts of port-forward sessions.
 //!
 //! **Must not touch:** sockets, async runtimes, clocks or storage. The proxy
 //! (`kac-proxy`'s `session` module) owns the I/O: it reads frames, passes
@@ -17,6 +18,7 @@
 
 pub mod channel;
 pub mod commands;
+pub mod portforward;
 pub mod session;
 pub mod spdy;
 pub mod tar;

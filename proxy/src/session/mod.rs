@@ -115,9 +115,10 @@ pub fn transport(headers: &HeaderMap) -> Transport {
 }
 
 /// How a session is tapped.
+#[allow(clippy::large_enum_variant)] // one per session; boxing buys nothing
 pub(crate) enum Tap {
     Exec {
-        recorder: Box<SessionRecorder>,
+        recorder: SessionRecorder,
         protocol: Protocol,
     },
     PortForward {
@@ -235,7 +236,7 @@ pub(crate) fn new_tap(start: &SessionStart, chosen: &str) -> Result<Tap, String>
                 format!("the cluster chose WebSocket subprotocol {chosen:?}, which kac-proxy cannot record")
             })?;
             Ok(Tap::Exec {
-                recorder: Box::new(SessionRecorder::new(start.clone())),
+                recorder: SessionRecorder::new(start.clone()),
                 protocol,
             })
         }
