@@ -72,15 +72,25 @@ impl Generator {
                 let ty = ["prod", "staging", "dev"][i % 3];
                 let mut tags = BTreeMap::new();
                 tags.insert("ClusterType".to_string(), ty.to_string());
-                tags.insert("Region".to_string(), ["eu-west-1", "us-east-1"][i % 2].to_string());
+                tags.insert(
+                    "Region".to_string(),
+                    ["eu-west-1", "us-east-1"][i % 2].to_string(),
+                );
                 (format!("{ty}-{i:02}"), tags)
             })
             .collect();
-        let namespaces = ["default", "kube-system", "payments", "web", "monitoring", "david"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain((0..44).map(|i| format!("team-{i}")))
-            .collect();
+        let namespaces = [
+            "default",
+            "kube-system",
+            "payments",
+            "web",
+            "monitoring",
+            "david",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..44).map(|i| format!("team-{i}")))
+        .collect();
         Generator {
             rng: StdRng::seed_from_u64(seed),
             t_us: start.timestamp_micros(),
@@ -99,7 +109,14 @@ impl Generator {
     fn id(&mut self) -> String {
         let a: u128 = self.rng.gen();
         let h = format!("{a:032x}");
-        format!("{}-{}-7{}-{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[16..20], &h[20..32])
+        format!(
+            "{}-{}-7{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[16..20],
+            &h[20..32]
+        )
     }
 
     fn user(&mut self) -> UserInfo {
@@ -140,11 +157,19 @@ impl Generator {
             })
             .map_or("get", |v| v.0);
         let (api_group, resource) = RESOURCES[self.rng.gen_range(0..RESOURCES.len())];
-        let (api_group, resource) = if verb == "exec" { ("", "pods") } else { (api_group, resource) };
+        let (api_group, resource) = if verb == "exec" {
+            ("", "pods")
+        } else {
+            (api_group, resource)
+        };
         let namespace = self.namespaces[self.rng.gen_range(0..self.namespaces.len())].clone();
         let named = !matches!(verb, "list" | "watch" | "create");
         let name = if named {
-            format!("web-{:x}-{:05x}", self.rng.gen_range(0..64), self.rng.gen_range(0..0xfffff))
+            format!(
+                "web-{:x}-{:05x}",
+                self.rng.gen_range(0..64),
+                self.rng.gen_range(0..0xfffff)
+            )
         } else {
             String::new()
         };
@@ -176,7 +201,12 @@ impl Generator {
         Event::Api(Box::new(ApiEvent {
             id: self.id(),
             time,
-            source_ip: format!("10.{}.{}.{}", ci, self.rng.gen_range(0..255), self.rng.gen_range(1..255)),
+            source_ip: format!(
+                "10.{}.{}.{}",
+                ci,
+                self.rng.gen_range(0..255),
+                self.rng.gen_range(1..255)
+            ),
             user_agent: "kubectl/v1.32.0 (linux/amd64) kubernetes/70d3cc9".into(),
             cluster,
             cluster_tags: tags,
@@ -193,15 +223,27 @@ impl Generator {
             api_group: api_group.into(),
             api_version: "v1".into(),
             resource: resource.into(),
-            subresource: if verb == "exec" { "exec".into() } else { String::new() },
+            subresource: if verb == "exec" {
+                "exec".into()
+            } else {
+                String::new()
+            },
             namespace,
             name,
             non_resource: false,
             decision: DecisionRecord {
-                outcome: if denied { Outcome::Denied } else { Outcome::Allowed },
+                outcome: if denied {
+                    Outcome::Denied
+                } else {
+                    Outcome::Allowed
+                },
                 policy: Some(format!("{}-policy", user.groups[0])),
                 rule: Some(format!("actions[{}]", self.rng.gen_range(0..4))),
-                reason: if denied { "no rule allows this".into() } else { String::new() },
+                reason: if denied {
+                    "no rule allows this".into()
+                } else {
+                    String::new()
+                },
             },
             impersonated: Some(Impersonation {
                 user: user.name.clone(),

@@ -312,7 +312,8 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
         return Ok(t.and_utc());
     }
     let d = parse_duration(s).map_err(|e| format!("not a duration or RFC 3339 time: {e}"))?;
-    now.checked_sub_signed(d).ok_or_else(|| "out of range".into())
+    now.checked_sub_signed(d)
+        .ok_or_else(|| "out of range".into())
 }
 
 /// Fuzz entry point: parsing never panics, and a parsed query's fields are

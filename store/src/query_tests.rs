@@ -9,7 +9,11 @@ fn now() -> DateTime<Utc> {
 
 #[test]
 fn parses_the_everyday_search() {
-    let q = Query::parse(r#"user=david since=1h "rm -rf" tag:ClusterType=prod"#, now()).unwrap();
+    let q = Query::parse(
+        r#"user=david since=1h "rm -rf" tag:ClusterType=prod"#,
+        now(),
+    )
+    .unwrap();
     assert_eq!(q.fields, vec![(Field::User, "david".to_string())]);
     assert_eq!(q.tags, vec![("ClusterType".into(), "prod".into())]);
     assert_eq!(q.since, Some(now() - Duration::hours(1)));

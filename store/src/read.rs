@@ -157,7 +157,12 @@ impl Store {
     /// first, at most `limit`.
     pub fn sessions(&self, q: &Query, limit: usize) -> Result<Vec<SessionSummary>> {
         let h = self.index()?;
-        let hits = search::run(h, q, Kinds::SessionsAndCommands, limit.saturating_mul(20).clamp(1, 20_000))?;
+        let hits = search::run(
+            h,
+            q,
+            Kinds::SessionsAndCommands,
+            limit.saturating_mul(20).clamp(1, 20_000),
+        )?;
         let mut seen = Vec::<String>::new();
         for (_, p) in hits {
             if seen.len() >= limit {
@@ -172,7 +177,8 @@ impl Store {
         }
         let mut out = Vec::with_capacity(seen.len());
         for sid in seen {
-            let Some(Event::Session(SessionEvent::Start(st))) = self.first_of_kind(&sid, KIND_START)?
+            let Some(Event::Session(SessionEvent::Start(st))) =
+                self.first_of_kind(&sid, KIND_START)?
             else {
                 continue;
             };

@@ -213,10 +213,9 @@ impl Store {
 
     /// Rebuilds the index from the log. `progress(done_bytes, total_bytes)`.
     pub fn reindex(&self, progress: &dyn Fn(u64, u64)) -> Result<u64> {
-        let ix = self
-            .indexer
-            .as_ref()
-            .ok_or_else(|| StoreError::Invalid("reindex needs a writable store with index".into()))?;
+        let ix = self.indexer.as_ref().ok_or_else(|| {
+            StoreError::Invalid("reindex needs a writable store with index".into())
+        })?;
         ix.lock().expect("indexer lock").clear()?;
         self.catch_up(progress)
     }
@@ -286,7 +285,9 @@ impl Store {
                     pruned_segments: prior.as_ref().map_or(0, |p| p.pruned_segments)
                         + rep.segments.len() as u64
                         + 1,
-                    pruned_events: prior.as_ref().map_or(0, |p| p.pruned_events) + rep.events + s.events,
+                    pruned_events: prior.as_ref().map_or(0, |p| p.pruned_events)
+                        + rep.events
+                        + s.events,
                     pruned_at: Utc::now().to_rfc3339(),
                     prev_hash: s.last_hash,
                 };
@@ -417,7 +418,9 @@ fn index_thread(
             Ok(IndexMsg::Blocks(bs)) => {
                 for b in bs {
                     if !x.covers(&b.block) {
-                        report(index_block(&mut x, &h, &blocks, &b.block, b.next, &b.events));
+                        report(index_block(
+                            &mut x, &h, &blocks, &b.block, b.next, &b.events,
+                        ));
                     }
                 }
                 if x.uncommitted >= COMMIT_DOCS || x.last_commit.elapsed() >= interval {

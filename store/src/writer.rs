@@ -127,7 +127,9 @@ impl Writer {
             event: keep,
         });
         let o = &self.shared.opts;
-        if was_empty || st.pending.len() >= o.block_max_events || st.pending_bytes >= o.block_max_bytes
+        if was_empty
+            || st.pending.len() >= o.block_max_events
+            || st.pending_bytes >= o.block_max_bytes
         {
             self.shared.work.notify_one();
         }
@@ -167,7 +169,13 @@ impl Writer {
                 return Err(StoreError::Closed);
             }
             match deadline {
-                None => st = self.shared.durable_cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+                None => {
+                    st = self
+                        .shared
+                        .durable_cv
+                        .wait(st)
+                        .unwrap_or_else(|p| p.into_inner())
+                }
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
@@ -289,13 +297,26 @@ impl Thread {
                     }
                     st = if waiting {
                         let left = o.fsync_interval.saturating_sub(self.last_sync.elapsed());
-                        self.w.shared.work.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0
+                        self.w
+                            .shared
+                            .work
+                            .wait_timeout(st, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
                     } else {
-                        self.w.shared.work.wait(st).unwrap_or_else(|p| p.into_inner())
+                        self.w
+                            .shared
+                            .work
+                            .wait(st)
+                            .unwrap_or_else(|p| p.into_inner())
                     };
                 }
                 let due = st.closing || self.last_sync.elapsed() >= o.fsync_interval;
-                let take = if due { st.pending.len() } else { full_blocks(&st.pending, &o) };
+                let take = if due {
+                    st.pending.len()
+                } else {
+                    full_blocks(&st.pending, &o)
+                };
                 let batch: Vec<PendingEvent> = st.pending.drain(..take).collect();
                 st.pending_bytes -= batch.iter().map(|e| e.json.len()).sum::<usize>();
                 (batch, due, st.closing)
@@ -319,7 +340,8 @@ impl Thread {
         while start < batch.len() {
             let mut end = start;
             let mut bytes = 0;
-            while end < batch.len() && end - start < o.block_max_events && bytes < o.block_max_bytes {
+            while end < batch.len() && end - start < o.block_max_events && bytes < o.block_max_bytes
+            {
                 bytes += batch[end].json.len();
                 end += 1;
             }

@@ -59,25 +59,35 @@ fn kill_dash_nine_loses_nothing_durable() {
             let seq: u64 = it.next().unwrap().parse().unwrap();
             durable.push((seq, it.next().unwrap().to_string()));
         }
-        assert!(durable.len() > before, "round {round}: nothing became durable");
+        assert!(
+            durable.len() > before,
+            "round {round}: nothing became durable"
+        );
 
         // Reopen: recovery cuts the torn tail; check every reported event.
         let st = Store::open(dir.path(), common::opts()).unwrap();
         let report = st.verify().unwrap();
         assert!(report.ok(), "round {round}: {:?}", report.errors);
-        let all: Vec<Event> = st
-            .tail(Position::start())
-            .map(|r| r.unwrap().1)
-            .collect();
+        let all: Vec<Event> = st.tail(Position::start()).map(|r| r.unwrap().1).collect();
         for (seq, id) in &durable {
-            let e = all
-                .get(*seq as usize - 1)
-                .unwrap_or_else(|| panic!("round {round}: durable seq {seq} lost ({} in log)", all.len()));
-            assert_eq!(&event_id(e), id, "round {round}: seq {seq} holds another event");
+            let e = all.get(*seq as usize - 1).unwrap_or_else(|| {
+                panic!(
+                    "round {round}: durable seq {seq} lost ({} in log)",
+                    all.len()
+                )
+            });
+            assert_eq!(
+                &event_id(e),
+                id,
+                "round {round}: seq {seq} holds another event"
+            );
         }
         // The index agrees with the log after recovery.
         let (seq, id) = durable.last().unwrap();
-        let hit = st.find(id).unwrap().unwrap_or_else(|| panic!("{id} (seq {seq}) not indexed"));
+        let hit = st
+            .find(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} (seq {seq}) not indexed"));
         assert_eq!(&event_id(&hit.event), id);
         st.close().unwrap();
     }

@@ -45,8 +45,14 @@ fn prune_drops_old_segments_and_the_chain_still_verifies() {
     assert!(r.events <= old_events.len() as u64);
     let v = st.verify().unwrap();
     assert!(v.ok(), "{:?}", v.errors);
-    assert_eq!(v.streams[0].anchored_at_segment, Some(r.segments.len() as u64 + 1));
-    assert_eq!(st.stats().unwrap().streams[0].segments, before - r.segments.len() as u64);
+    assert_eq!(
+        v.streams[0].anchored_at_segment,
+        Some(r.segments.len() as u64 + 1)
+    );
+    assert_eq!(
+        st.stats().unwrap().streams[0].segments,
+        before - r.segments.len() as u64
+    );
     // Every new event is still found; pruned old ones are gone.
     st.flush().unwrap();
     for e in new_events.iter().step_by(97) {
@@ -65,7 +71,11 @@ fn prune_drops_old_segments_and_the_chain_still_verifies() {
     let v = st.verify().unwrap();
     assert!(v.ok(), "{:?}", v.errors);
     // An old but unsealed or recent segment is never pruned.
-    assert!(st.prune(now - chrono::Duration::days(90)).unwrap().segments.is_empty());
+    assert!(st
+        .prune(now - chrono::Duration::days(90))
+        .unwrap()
+        .segments
+        .is_empty());
 }
 
 #[test]
@@ -90,7 +100,9 @@ fn full_queue_refuses_instead_of_dropping() {
         Err(StoreError::QueueFull(_)) => {}
         other => panic!("expected QueueFull, got {other:?}"),
     }
-    assert!(!w.wait_durable_timeout(s2, Duration::from_millis(50)).unwrap());
+    assert!(!w
+        .wait_durable_timeout(s2, Duration::from_millis(50))
+        .unwrap());
     assert!(w.healthy().is_ok());
     // Closing flushes what was accepted: s2 becomes durable, not dropped.
     st.close().unwrap();
@@ -110,7 +122,10 @@ fn tail_follows_new_blocks_and_second_writer_is_locked_out() {
         Err(StoreError::Locked { .. })
     ));
     let w = st.writer();
-    let mut g = Generator::new(4, DateTime::<Utc>::from_timestamp(1_770_000_000, 0).unwrap());
+    let mut g = Generator::new(
+        4,
+        DateTime::<Utc>::from_timestamp(1_770_000_000, 0).unwrap(),
+    );
     let reader = Store::open_read_only(dir.path()).unwrap();
     let mut t = reader.tail(Position::start());
     assert!(t.next().is_none());
@@ -130,7 +145,10 @@ fn tail_follows_new_blocks_and_second_writer_is_locked_out() {
         if reader.search(&q, 1).unwrap().len() == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "reader never saw the commit");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reader never saw the commit"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -86,7 +86,12 @@ fn search_matches_brute_force_and_reindex_answers_the_same() {
     let mut nonempty = 0;
     for q in &qs {
         for limit in [10, 100_000] {
-            let got: Vec<Event> = st.search(q, limit).unwrap().into_iter().map(|h| h.event).collect();
+            let got: Vec<Event> = st
+                .search(q, limit)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.event)
+                .collect();
             let want = common::brute_force(&events, &docs, q, limit);
             if got.len() != want.len() {
                 for e in got.iter().filter(|e| !want.contains(e)).take(3) {
@@ -99,7 +104,13 @@ fn search_matches_brute_force_and_reindex_answers_the_same() {
             assert_eq!(got.len(), want.len(), "{q:?} limit {limit}");
             if got != want {
                 for (a, b) in got.iter().zip(&want) {
-                    eprintln!("got {} {:?} want {} {:?}", a.time(), a.user(), b.time(), b.user());
+                    eprintln!(
+                        "got {} {:?} want {} {:?}",
+                        a.time(),
+                        a.user(),
+                        b.time(),
+                        b.user()
+                    );
                 }
             }
             assert!(got == want, "{q:?} limit {limit}: results differ");
@@ -109,7 +120,10 @@ fn search_matches_brute_force_and_reindex_answers_the_same() {
             answers.push(got);
         }
     }
-    assert!(nonempty >= 30, "queries too selective to test anything: {nonempty}");
+    assert!(
+        nonempty >= 30,
+        "queries too selective to test anything: {nonempty}"
+    );
 
     // Reindex in place.
     let n = st.reindex(&|_, _| {}).unwrap();
@@ -117,7 +131,12 @@ fn search_matches_brute_force_and_reindex_answers_the_same() {
     let mut i = 0;
     for q in &qs {
         for limit in [10, 100_000] {
-            let got: Vec<Event> = st.search(q, limit).unwrap().into_iter().map(|h| h.event).collect();
+            let got: Vec<Event> = st
+                .search(q, limit)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.event)
+                .collect();
             assert!(got == answers[i], "after reindex: {q:?}");
             i += 1;
         }
@@ -130,7 +149,12 @@ fn search_matches_brute_force_and_reindex_answers_the_same() {
     let mut i = 0;
     for q in &qs {
         for limit in [10, 100_000] {
-            let got: Vec<Event> = st.search(q, limit).unwrap().into_iter().map(|h| h.event).collect();
+            let got: Vec<Event> = st
+                .search(q, limit)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.event)
+                .collect();
             assert!(got == answers[i], "after rebuild: {q:?}");
             i += 1;
         }
@@ -156,7 +180,9 @@ fn sessions_are_reassembled_and_listed() {
     }
     st.flush().unwrap();
     for s in &sessions {
-        let Event::Session(first) = &s[0] else { panic!() };
+        let Event::Session(first) = &s[0] else {
+            panic!()
+        };
         let got = st.session(first.session_id()).unwrap();
         let want: Vec<SessionEvent> = s
             .iter()
@@ -168,7 +194,9 @@ fn sessions_are_reassembled_and_listed() {
         assert_eq!(got, want);
     }
     // `sessions user=X` lists exactly that user's sessions, newest first.
-    let Event::Session(SessionEvent::Start(st0)) = &sessions[5][0] else { panic!() };
+    let Event::Session(SessionEvent::Start(st0)) = &sessions[5][0] else {
+        panic!()
+    };
     let user = st0.user.name.clone();
     let q = Query::default().with(Field::User, &user);
     let listed = st.sessions(&q, 100).unwrap();
@@ -176,13 +204,17 @@ fn sessions_are_reassembled_and_listed() {
         .iter()
         .rev()
         .filter_map(|s| match &s[0] {
-            Event::Session(SessionEvent::Start(x)) if x.user.name == user => Some(x.session_id.clone()),
+            Event::Session(SessionEvent::Start(x)) if x.user.name == user => {
+                Some(x.session_id.clone())
+            }
             _ => None,
         })
         .collect();
     let got: Vec<String> = listed.iter().map(|s| s.session_id.clone()).collect();
     assert_eq!(got, want);
-    assert!(listed.iter().all(|s| s.exit_code.is_some() && s.end.is_some()));
+    assert!(listed
+        .iter()
+        .all(|s| s.exit_code.is_some() && s.end.is_some()));
     // Show by id: an API event.
     let hit = st.search(&Query::default(), 1).unwrap();
     assert_eq!(hit.len(), 1);

@@ -22,7 +22,10 @@ fn small_store(dir: &Path) -> Vec<PathBuf> {
     };
     let st = Store::open(dir, opts).unwrap();
     let w = st.writer();
-    let mut g = Generator::new(5, DateTime::<Utc>::from_timestamp(1_770_000_000, 0).unwrap());
+    let mut g = Generator::new(
+        5,
+        DateTime::<Utc>::from_timestamp(1_770_000_000, 0).unwrap(),
+    );
     for _ in 0..40 {
         let s = w.append(g.api()).unwrap();
         w.wait_durable(s).unwrap();
@@ -70,7 +73,11 @@ fn removed_reordered_and_truncated_segments_are_detected() {
     let saved = std::fs::read(mid).unwrap();
     std::fs::remove_file(mid).unwrap();
     let r = verify_log(dir.path()).unwrap();
-    assert!(!r.ok() && r.errors[0].reason.contains("missing"), "{:?}", r.errors);
+    assert!(
+        !r.ok() && r.errors[0].reason.contains("missing"),
+        "{:?}",
+        r.errors
+    );
     std::fs::write(mid, &saved).unwrap();
     // Swapped contents of two segments (reordering).
     let a = std::fs::read(&segs[0]).unwrap();

@@ -87,7 +87,7 @@ pub fn run(cmd: DebugCmd, dir: Option<PathBuf>) -> Result<i32> {
                     }
                     printed = d;
                 }
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }

@@ -91,7 +91,10 @@ pub fn k8s_audit(a: &ApiEvent) -> Value {
     };
     ann.insert("authorization.k8s.io/decision".into(), json!(decision));
     if !a.decision.reason.is_empty() {
-        ann.insert("authorization.k8s.io/reason".into(), json!(a.decision.reason));
+        ann.insert(
+            "authorization.k8s.io/reason".into(),
+            json!(a.decision.reason),
+        );
     }
     ann.insert("kac.io/cluster".into(), json!(a.cluster));
     ann.insert("kac.io/verb".into(), json!(a.verb));
@@ -115,7 +118,11 @@ pub fn summary(e: &Event) -> [String; 7] {
                 (true, false) => format!("{}/{}", a.resource, a.name),
                 (false, false) => format!("{}/{}/{}", a.namespace, a.resource, a.name),
             };
-            let target = if a.non_resource { a.request_uri.clone() } else { target };
+            let target = if a.non_resource {
+                a.request_uri.clone()
+            } else {
+                target
+            };
             [
                 ts(a.time),
                 a.user.name.clone(),
@@ -197,7 +204,9 @@ pub fn events(out: &mut dyn Write, evs: &[Event], f: Format) -> std::io::Result<
             let rows: Vec<Vec<String>> = evs.iter().map(|e| summary(e).to_vec()).collect();
             table(
                 out,
-                &["TIME", "USER", "CLUSTER", "VERB", "TARGET", "DECISION", "ID"],
+                &[
+                    "TIME", "USER", "CLUSTER", "VERB", "TARGET", "DECISION", "ID",
+                ],
                 &rows,
             )?;
         }
@@ -250,7 +259,16 @@ pub fn sessions(out: &mut dyn Write, ss: &[SessionSummary], f: Format) -> std::i
                 .collect();
             table(
                 out,
-                &["ID", "USER", "CLUSTER", "NAMESPACE/POD", "COMMAND", "START", "DURATION", "EXIT"],
+                &[
+                    "ID",
+                    "USER",
+                    "CLUSTER",
+                    "NAMESPACE/POD",
+                    "COMMAND",
+                    "START",
+                    "DURATION",
+                    "EXIT",
+                ],
                 &rows,
             )
         }

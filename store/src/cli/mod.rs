@@ -17,7 +17,11 @@ use kac_store::{Position, Query, Store, StoreOptions};
 use format::Format;
 
 #[derive(Parser)]
-#[command(name = "kac-audit", version, about = "Search and verify the KAC audit store")]
+#[command(
+    name = "kac-audit",
+    version,
+    about = "Search and verify the KAC audit store"
+)]
 struct Cli {
     /// Store directory.
     #[arg(long, env = "KAC_STORE", global = true)]
@@ -135,10 +139,14 @@ fn run(cli: Cli) -> Result<i32> {
             let evs: Vec<Event> = hits.into_iter().map(|h| h.event).collect();
             let skipped = format::events(out, &evs, format::resolve(format))?;
             if skipped > 0 {
-                eprintln!("({skipped} session events have no audit.k8s.io form; use --format json)");
+                eprintln!(
+                    "({skipped} session events have no audit.k8s.io form; use --format json)"
+                );
             }
         }
-        Cmd::Show { id, format } => return show(&readable(&dir?)?, &id, format::resolve(format), out),
+        Cmd::Show { id, format } => {
+            return show(&readable(&dir?)?, &id, format::resolve(format), out)
+        }
         Cmd::Sessions {
             limit,
             format,
@@ -152,7 +160,13 @@ fn run(cli: Cli) -> Result<i32> {
             follow,
             lines,
             format,
-        } => tail(&readable(&dir?)?, follow, lines, format::resolve(format), out)?,
+        } => tail(
+            &readable(&dir?)?,
+            follow,
+            lines,
+            format::resolve(format),
+            out,
+        )?,
         Cmd::Stats { json } => {
             let s = readable(&dir?)?.stats()?;
             if json {
@@ -161,7 +175,11 @@ fn run(cli: Cli) -> Result<i32> {
             } else {
                 writeln!(out, "store       {}", s.dir.display())?;
                 for w in &s.streams {
-                    writeln!(out, "stream      {}: {} segments, {} bytes", w.writer, w.segments, w.bytes)?;
+                    writeln!(
+                        out,
+                        "stream      {}: {} segments, {} bytes",
+                        w.writer, w.segments, w.bytes
+                    )?;
                 }
                 writeln!(out, "log bytes   {}", s.log_bytes)?;
                 writeln!(out, "index bytes {}", s.index_bytes)?;
@@ -185,10 +203,22 @@ fn run(cli: Cli) -> Result<i32> {
                     )?;
                 }
                 for w in &r.warnings {
-                    writeln!(out, "warning: {}:{}: {}", w.file.display(), w.offset, w.reason)?;
+                    writeln!(
+                        out,
+                        "warning: {}:{}: {}",
+                        w.file.display(),
+                        w.offset,
+                        w.reason
+                    )?;
                 }
                 for e in &r.errors {
-                    writeln!(out, "TAMPERED: {}:{}: {}", e.file.display(), e.offset, e.reason)?;
+                    writeln!(
+                        out,
+                        "TAMPERED: {}:{}: {}",
+                        e.file.display(),
+                        e.offset,
+                        e.reason
+                    )?;
                 }
                 writeln!(out, "{}", if r.ok() { "OK" } else { "FAILED" })?;
             }
@@ -201,13 +231,8 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let st = readable(&dir?)?;
             if terms.is_empty() {
-                let mut n = 0;
-                for r in st.tail(Position::start()) {
-                    if n >= limit {
-                        break;
-                    }
+                for r in st.tail(Position::start()).take(limit) {
                     format::events(out, &[r?.1], format)?;
-                    n += 1;
                 }
             } else {
                 let hits = st.search(&query(&terms)?, limit.min(10_000_000))?;
@@ -223,7 +248,13 @@ fn run(cli: Cli) -> Result<i32> {
             for s in &r.segments {
                 writeln!(out, "pruned {s}")?;
             }
-            writeln!(out, "{} segments, {} events, {} bytes", r.segments.len(), r.events, r.bytes)?;
+            writeln!(
+                out,
+                "{} segments, {} events, {} bytes",
+                r.segments.len(),
+                r.events,
+                r.bytes
+            )?;
             st.close()?;
         }
         Cmd::Reindex => {
@@ -247,7 +278,11 @@ fn run(cli: Cli) -> Result<i32> {
             let st = writable(&dir?)?;
             let r = st.verify()?;
             st.close()?;
-            writeln!(out, "recovered; verify {}", if r.ok() { "OK" } else { "FAILED" })?;
+            writeln!(
+                out,
+                "recovered; verify {}",
+                if r.ok() { "OK" } else { "FAILED" }
+            )?;
         }
         Cmd::Debug(d) => return debug::run(d, dir.ok()),
     }
@@ -303,17 +338,23 @@ fn tail(st: &Store, follow: bool, lines: usize, f: Format, out: &mut dyn Write) 
     let evs: Vec<Event> = last.into();
     format::events(out, &evs, f)?;
     out.flush()?;
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    loop {
         std::thread::sleep(std::time::Duration::from_millis(200));
         let mut batch = Vec::new();
         for r in t.by_ref() {
             batch.push(r?.1);
         }
-        if !batch.is_empty() {
-            let f = if f == Format::Table { Format::Json } else { f };
-            format::events(out, &batch, f)?;
-            out.flush()?;
+        for e in &batch {
+            if f == Format::Table {
+                // No header again: one aligned-enough line per event.
+                writeln!(out, "{}", format::summary(e).join("  "))?;
+            } else {
+                format::events(out, std::slice::from_ref(e), f)?;
+            }
         }
+        out.flush()?;
     }
-    Ok(())
 }

@@ -4,7 +4,9 @@
 use std::ops::Bound;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{Order, TantivyDocument, Term};
 
@@ -72,10 +74,7 @@ pub fn build(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<Box<dyn TQuery>
             0 => {}
             1 => must.push((
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    terms[0].clone(),
-                    IndexRecordOption::Basic,
-                )),
+                Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::Basic)),
             )),
             _ => must.push((Occur::Must, Box::new(PhraseQuery::new(terms)))),
         }
@@ -122,5 +121,7 @@ pub fn run(h: &IndexHandle, q: &Query, kinds: Kinds, limit: usize) -> Result<Vec
 /// Number of documents matching (for stats and tests).
 pub fn count(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<usize> {
     let query = build(h, q, kinds)?;
-    Ok(h.reader.searcher().search(&query, &tantivy::collector::Count)?)
+    Ok(h.reader
+        .searcher()
+        .search(&query, &tantivy::collector::Count)?)
 }

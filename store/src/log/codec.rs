@@ -289,7 +289,9 @@ impl DecodedBlock {
     }
     /// Parses event `i`.
     pub fn event(&self, i: usize) -> Result<kac_event::Event, String> {
-        let j = self.json(i).ok_or_else(|| format!("no event {i} in block"))?;
+        let j = self
+            .json(i)
+            .ok_or_else(|| format!("no event {i} in block"))?;
         serde_json::from_slice(j).map_err(|e| format!("event {i}: {e}"))
     }
 }
@@ -297,8 +299,8 @@ impl DecodedBlock {
 /// Decompresses and splits a block payload; checks every length.
 pub fn decode_block(payload: &[u8]) -> Result<DecodedBlock, String> {
     let (header, body) = decode_block_header(payload)?;
-    let raw = zstd::bulk::decompress(body, header.raw_len as usize)
-        .map_err(|e| format!("zstd: {e}"))?;
+    let raw =
+        zstd::bulk::decompress(body, header.raw_len as usize).map_err(|e| format!("zstd: {e}"))?;
     if raw.len() != header.raw_len as usize {
         return Err(format!(
             "raw length {} != header {}",

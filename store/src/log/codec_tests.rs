@@ -16,7 +16,10 @@ fn segment(events: &[Vec<u8>], per_block: usize) -> (Vec<u8>, Hash) {
     for chunk in events.chunks(per_block.max(1)) {
         let raw: Vec<RawEvent<'_>> = chunk
             .iter()
-            .map(|j| RawEvent { json: j, time_us: 1 })
+            .map(|j| RawEvent {
+                json: j,
+                time_us: 1,
+            })
             .collect();
         let p = encode_block(seq, &prev, &raw, 1).unwrap();
         prev = block_hash(&p);
@@ -36,7 +39,10 @@ fn frames_and_blocks_round_trip() {
         panic!()
     };
     let h = SegmentHeader::decode(payload).unwrap();
-    assert_eq!((h.writer.as_str(), h.segment_seq, h.first_seq), ("w1", 3, 10));
+    assert_eq!(
+        (h.writer.as_str(), h.segment_seq, h.first_seq),
+        ("w1", 3, 10)
+    );
     let mut pos = total;
     let mut got = Vec::new();
     let mut prev = ZERO_HASH;
@@ -79,7 +85,10 @@ fn torn_and_corrupt_frames_are_told_apart() {
 
 #[test]
 fn block_count_mismatch_is_rejected() {
-    let raw = [RawEvent { json: b"{}", time_us: 0 }];
+    let raw = [RawEvent {
+        json: b"{}",
+        time_us: 0,
+    }];
     let mut p = encode_block(1, &ZERO_HASH, &raw, 1).unwrap();
     p[9] = 2; // count
     assert!(decode_block(&p).unwrap_err().contains("header says 2"));

@@ -115,11 +115,14 @@ impl Position {
     }
 }
 
+/// Decoded blocks by reference, and their insertion order (FIFO eviction).
+type BlockCache = (HashMap<BlockRef, Arc<DecodedBlock>>, VecDeque<BlockRef>);
+
 /// Random access to blocks, with a small cache of decoded blocks (search
 /// results cluster in time, hence in blocks).
 pub struct BlockReader {
     store: PathBuf,
-    cache: Mutex<(HashMap<BlockRef, Arc<DecodedBlock>>, VecDeque<BlockRef>)>,
+    cache: Mutex<BlockCache>,
     capacity: usize,
 }
 
@@ -193,7 +196,11 @@ pub fn scan_blocks(
             if seq < start.segment {
                 continue;
             }
-            let offset = if seq == start.segment { start.offset } else { 0 };
+            let offset = if seq == start.segment {
+                start.offset
+            } else {
+                0
+            };
             let mut r = segment::FrameReader::open(&path, offset)?;
             loop {
                 match r.next_frame()? {

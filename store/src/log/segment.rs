@@ -80,13 +80,22 @@ pub fn list_streams(store: &Path) -> Result<BTreeMap<String, Vec<(u64, PathBuf)>
 /// One step of reading frames from a segment file.
 #[derive(Debug)]
 pub enum Next {
-    Frame { offset: u64, payload: Vec<u8> },
+    Frame {
+        offset: u64,
+        payload: Vec<u8>,
+    },
     /// Clean end of file at a frame boundary.
     End,
     /// The file ends inside a frame: a torn (or still being written) tail.
-    Torn { offset: u64, reason: String },
+    Torn {
+        offset: u64,
+        reason: String,
+    },
     /// Bytes that cannot be a valid frame although the file goes on.
-    Corrupt { offset: u64, reason: String },
+    Corrupt {
+        offset: u64,
+        reason: String,
+    },
 }
 
 /// Sequential frame reader over one segment file.
@@ -350,13 +359,12 @@ pub fn scan_segment(store: &Path, path: &Path, repair: bool) -> Result<Option<Re
         match r.next_frame()? {
             Next::Frame { payload, offset } => match payload.first() {
                 Some(&KIND_BLOCK) if !s.sealed => {
-                    let (h, _) = decode_block_header(&payload).map_err(|reason| {
-                        StoreError::Corrupt {
+                    let (h, _) =
+                        decode_block_header(&payload).map_err(|reason| StoreError::Corrupt {
                             file: path.to_path_buf(),
                             offset,
                             reason,
-                        }
-                    })?;
+                        })?;
                     s.last_hash = super::codec::block_hash(&payload);
                     s.last_seq = h.last_seq();
                     s.blocks += 1;
@@ -400,7 +408,9 @@ fn quarantine_tail(store: &Path, path: &Path, offset: u64) -> Result<()> {
         .ctx(|| format!("reading tail of {}", path.display()))?;
     let name = format!(
         "{}.{offset}.tail",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("segment")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("segment")
     );
     std::fs::write(q.join(&name), &tail).ctx(|| format!("writing quarantine/{name}"))?;
     let f = OpenOptions::new()

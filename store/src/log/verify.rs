@@ -71,10 +71,14 @@ fn verify_stream(store: &Path, writer: &str, segs: &[(u64, PathBuf)]) -> Result<
     };
     let mut prev: Hash = anchor.as_ref().map_or(ZERO_HASH, |a| a.prev_hash);
     let mut next_seq = anchor.as_ref().map_or(1, |a| a.next_seq);
-    let mut next_segment = anchor.as_ref().map_or(1, |a| a.next_segment_seq);
+    let first_segment = anchor.as_ref().map_or(1, |a| a.next_segment_seq);
     // Segments an interrupted prune already anchored past are as good as gone.
     let first_kept = anchor.as_ref().map_or(0, |a| a.next_segment_seq);
-    let segs: Vec<(u64, PathBuf)> = segs.iter().filter(|(s, _)| *s >= first_kept).cloned().collect();
+    let segs: Vec<(u64, PathBuf)> = segs
+        .iter()
+        .filter(|(s, _)| *s >= first_kept)
+        .cloned()
+        .collect();
     let issue = |file: &Path, offset: u64, reason: String| VerifyIssue {
         file: file.to_path_buf(),
         offset,
@@ -82,11 +86,11 @@ fn verify_stream(store: &Path, writer: &str, segs: &[(u64, PathBuf)]) -> Result<
     };
     for (i, (seq, path)) in segs.iter().enumerate() {
         let last_segment = i + 1 == segs.len();
+        let next_segment = first_segment + i as u64;
         if *seq != next_segment {
             let r = format!("segment {next_segment} of stream {writer} is missing (found {seq})");
             return Ok((rep, Some(issue(path, 0, r)), None));
         }
-        next_segment += 1;
         rep.segments += 1;
         let mut r = FrameReader::open(path, 0)?;
         let (mut seg_blocks, mut seg_events) = (0u64, 0u64);
@@ -113,12 +117,11 @@ fn verify_stream(store: &Path, writer: &str, segs: &[(u64, PathBuf)]) -> Result<
                 check_header(&payload, writer, *seq, next_seq, &prev)
             } else {
                 match payload.first() {
-                    Some(&codec::KIND_BLOCK) => {
-                        check_block(&payload, &mut prev, &mut next_seq).map(|n| {
+                    Some(&codec::KIND_BLOCK) => check_block(&payload, &mut prev, &mut next_seq)
+                        .map(|n| {
                             seg_blocks += 1;
                             seg_events += n;
-                        })
-                    }
+                        }),
                     Some(&codec::KIND_SEAL) => {
                         sealed = true;
                         check_seal(&payload, &prev, next_seq, seg_blocks, seg_events)

@@ -137,12 +137,21 @@ pub fn oracle_matches(d: &OracleDoc, q: &Query) -> bool {
 }
 
 /// Brute force: matching events, newest first, at most `limit`.
-pub fn brute_force(events: &[Event], docs: &[Option<OracleDoc>], q: &Query, limit: usize) -> Vec<Event> {
+pub fn brute_force(
+    events: &[Event],
+    docs: &[Option<OracleDoc>],
+    q: &Query,
+    limit: usize,
+) -> Vec<Event> {
     let mut m: Vec<(i64, &Event)> = events
         .iter()
         .zip(docs)
-        .filter_map(|(e, d)| d.as_ref().filter(|d| oracle_matches(d, q)).map(|d| (d.time_us, e)))
+        .filter_map(|(e, d)| {
+            d.as_ref()
+                .filter(|d| oracle_matches(d, q))
+                .map(|d| (d.time_us, e))
+        })
         .collect();
-    m.sort_by(|a, b| b.0.cmp(&a.0));
+    m.sort_by_key(|b| std::cmp::Reverse(b.0));
     m.into_iter().take(limit).map(|(_, e)| e.clone()).collect()
 }
