@@ -325,7 +325,8 @@ fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
                     .get("x-kubernetes-preserve-unknown-fields")
                     .and_then(Value::as_bool)
                     == Some(true);
-                for (k, v) in m {
+                // `$patch`, `$setElementOrder/..` etc. are strategic-merge directives.
+                for (k, v) in m.iter().filter(|(k, _)| !k.starts_with('$')) {
                     match props.get(k) {
                         Some(s) => walk(v, s, &join(k), out),
                         None if preserve => {}
