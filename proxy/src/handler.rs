@@ -16,7 +16,9 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use kac_event::{ApiEvent, DecisionRecord, Impersonation, Outcome, UserInfo};
-use kac_policy::{ClusterContext, Decision, PolicyStore, RequestAttributes, UserContext};
+use kac_policy::{
+    ClusterContext, Decision, ListScope, PolicyStore, RequestAttributes, UserContext,
+};
 use kac_request::RequestInfo;
 use serde_json::json;
 
@@ -25,6 +27,7 @@ use crate::audited::{AuditedBody, CountingBody, Finish};
 use crate::authn::{self, Authenticator};
 use crate::clusters::{Cluster, Registry};
 use crate::config::SessionConfig;
+use crate::filtering;
 use crate::forward::{self, Identity};
 use crate::http::{self as h, Body};
 use crate::metrics::{track, Gauge, Metrics};
@@ -280,31 +283,69 @@ impl Proxy {
         });
         let _ = require_recording;
 
-        if filtered {
-            // Response filtering is not wired yet: fail closed rather than
-            // show objects the user may not see.
-            ev.error = Some("response filtering unavailable".into());
-            return Routed::new(h::status(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "{} is allowed only in part for user {:?} on cluster {:?}, and kac-proxy cannot filter this response yet",
-                    describe(&info),
-                    user.name,
-                    cluster.name
-                ),
+        // Lists and watches allowed only in part are filtered per object.
+        let scope = if filtered && (info.verb == "list" || info.verb == "watch") {
+            let ns = (!info.namespace.is_empty()).then_some(info.namespace.as_str());
+            match policies.list_scope(
+                &user_ctx,
+                &cluster_ctx,
+                &info.verb,
+                &info.api_group,
+                &info.resource,
+                ns,
+            ) {
+                ListScope::All => None,
+                ListScope::None => Some(None),
+                ListScope::Filter(f) => Some(Some(f)),
+            }
+        } else if filtered {
+            // The engine marks only list/watch as filterable; anything else
+            // flagged filtered is refused rather than passed unfiltered.
+            ev.error = Some("response filtering required for a non-list request".into());
+            return Routed::new(forbidden(
+                &user,
+                &info,
+                &cluster.name,
+                "only part of this request is allowed, and it cannot be filtered",
             ));
-        }
+        } else {
+            None
+        };
 
+        let ev_hidden = Arc::new(AtomicU64::new(0));
         let upgrade = req.headers().contains_key(header::UPGRADE);
         let watch = info.verb == "watch";
         let resp = if upgrade {
             self.forward_upgrade(req, rest, &cluster, &id, ev).await
         } else {
-            self.forward(req, rest, &cluster, &id, bytes_in).await
+            self.forward(req, rest, &cluster, &id, bytes_in, scope.is_some())
+                .await
         };
-        match resp {
-            Ok(resp) => Routed { resp, watch },
-            Err(msg) => {
+        match (resp, scope) {
+            (Ok(resp), None) => Routed { resp, watch },
+            (Ok(resp), Some(filter)) => {
+                let resp = if watch {
+                    filtering::filter_watch(
+                        resp,
+                        &info.api_group,
+                        &info.resource,
+                        filter,
+                        ev_hidden.clone(),
+                    )
+                } else {
+                    filtering::filter_list(
+                        resp,
+                        &info.api_group,
+                        &info.resource,
+                        filter,
+                        &ev_hidden,
+                    )
+                    .await
+                };
+                ev.filtered_items = ev_hidden.load(std::sync::atomic::Ordering::Relaxed);
+                Routed { resp, watch }
+            }
+            (Err(msg), _) => {
                 ev.error = Some(msg.clone());
                 Routed::new(h::status(StatusCode::BAD_GATEWAY, msg))
             }
@@ -341,8 +382,18 @@ impl Proxy {
         cluster: &Cluster,
         id: &Identity,
         bytes_in: Arc<AtomicU64>,
+        filtered: bool,
     ) -> Result<Response<Body>, String> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        if filtered {
+            filtering::prepare_headers(&mut parts.headers);
+            if let Some(q) = parts.uri.query() {
+                let q = filtering::query_with_row_metadata(q);
+                parts.uri = format!("{}?{q}", parts.uri.path())
+                    .parse()
+                    .map_err(|e| format!("rewriting the query: {e}"))?;
+            }
+        }
         let body = CountingBody::new(forward::boxed(body), bytes_in).boxed_unsync();
         let upstream = self
             .upstream_request(&parts, rest, cluster, id, false)?

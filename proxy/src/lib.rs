@@ -15,6 +15,7 @@ pub mod audited;
 pub mod authn;
 pub mod clusters;
 pub mod config;
+pub mod filtering;
 pub mod forward;
 pub mod handler;
 pub mod http;

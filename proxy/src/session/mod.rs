@@ -245,3 +245,6 @@ pub(crate) fn new_tap(start: &SessionStart, chosen: &str) -> Result<Tap, String>
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod relay_tests;
