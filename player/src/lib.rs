@@ -15,6 +15,7 @@
 
 pub mod cast;
 pub mod esc;
+pub mod loader;
 pub mod player;
 pub mod samples;
 pub mod screen;

@@ -75,7 +75,7 @@ enum Cmd {
     },
 }
 
-fn open(src: &SourceArgs) -> Result<Box<dyn SessionSource>> {
+fn open(src: &SourceArgs) -> Result<Box<dyn SessionSource + Send>> {
     if let Some(path) = &src.file {
         return Ok(Box::new(FileSource::new(path, src.session_id.clone())));
     }
@@ -117,9 +117,13 @@ fn main() -> Result<()> {
         None => None,
     };
     let mut source = open(&a.source)?;
+    let interactive = !(a.cat || a.text || a.stdin);
+    if interactive {
+        // Show the first frame before a long session is fully read.
+        source.set_batch_bytes(kac_player::loader::FIRST_BATCH_BYTES);
+    }
     let events = source.load()?;
     let tl = Timeline::from_events(&events, idle_limit);
-    drop(events);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if a.cat {
@@ -132,6 +136,7 @@ fn main() -> Result<()> {
         return transcript::write_stdin(&tl, &mut out);
     }
     drop(out);
+    let loader = kac_player::loader::Loader::spawn(source, events, &tl, a.follow);
     let speed_steps = kac_player::player::SPEEDS
         .iter()
         .position(|&s| s == a.speed)
@@ -140,7 +145,7 @@ fn main() -> Result<()> {
         - 2;
     tui::run(
         tl,
-        source.as_mut(),
+        loader,
         tui::Options {
             idle_limit,
             speed_steps,

@@ -50,6 +50,12 @@ impl Player {
         }
     }
 
+    /// Live mode: at the end, wait for more frames instead of ending (a
+    /// followed session, or one still being loaded).
+    pub fn set_follow(&mut self, follow: bool) {
+        self.follow = follow;
+    }
+
     pub fn state(&self) -> State {
         self.state
     }

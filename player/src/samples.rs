@@ -294,7 +294,10 @@ mod tests {
     #[test]
     fn committed_fixtures_match_the_generators() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/sessions");
-        for (name, events) in [("shell.jsonl", shell_session()), ("exec.jsonl", exec_session())] {
+        for (name, events) in [
+            ("shell.jsonl", shell_session()),
+            ("exec.jsonl", exec_session()),
+        ] {
             let on_disk = std::fs::read_to_string(dir.join(name)).expect(name);
             assert_eq!(
                 on_disk,

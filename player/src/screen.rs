@@ -188,6 +188,12 @@ impl ScreenCache {
         }
     }
 
+    /// Adds a keyframe made elsewhere (the loader thread): the screen after
+    /// `frames[..index]`, taken at ground state.
+    pub fn insert_keyframe(&mut self, index: usize, screen: vt100::Screen) {
+        self.keyframes.insert(index, Keyframe { screen });
+    }
+
     pub fn keyframe_count(&self) -> usize {
         self.keyframes.len()
     }

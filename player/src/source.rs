@@ -16,6 +16,11 @@ pub trait SessionSource {
     fn load(&mut self) -> Result<Vec<SessionEvent>>;
     /// Events appended since the last `load`/`poll` (live sessions).
     fn poll(&mut self) -> Result<Vec<SessionEvent>>;
+    /// Asks `load` and `poll` to return about `bytes` of input at a time
+    /// (so a player can show the first frame of a 100 MB session before
+    /// the rest is parsed); an empty `poll` then means "caught up".
+    /// Sources that cannot split their reads ignore it.
+    fn set_batch_bytes(&mut self, _bytes: usize) {}
 }
 
 /// Parses complete JSON lines of `buf`, keeping the events of one session.
@@ -72,6 +77,7 @@ pub struct FileSource {
     session_id: Option<String>,
     offset: u64,
     lines: usize,
+    batch: Option<usize>,
 }
 
 impl FileSource {
@@ -81,6 +87,7 @@ impl FileSource {
             session_id,
             offset: 0,
             lines: 0,
+            batch: None,
         }
     }
 
@@ -89,14 +96,24 @@ impl FileSource {
             File::open(&self.path).with_context(|| format!("opening {}", self.path.display()))?;
         f.seek(SeekFrom::Start(self.offset))
             .with_context(|| format!("seeking in {}", self.path.display()))?;
+        let mut events = Vec::new();
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf)
-            .with_context(|| format!("reading {}", self.path.display()))?;
-        let (events, consumed) = parse_jsonl(&buf, &mut self.session_id, self.lines)
-            .with_context(|| format!("parsing {}", self.path.display()))?;
-        self.lines += buf[..consumed].iter().filter(|&&b| b == b'\n').count();
-        self.offset += consumed as u64;
-        Ok(events)
+        loop {
+            let want = self.batch.map_or(u64::MAX, |b| b as u64);
+            let n = (&mut f)
+                .take(want)
+                .read_to_end(&mut buf)
+                .with_context(|| format!("reading {}", self.path.display()))?;
+            let (mut batch, consumed) = parse_jsonl(&buf, &mut self.session_id, self.lines)
+                .with_context(|| format!("parsing {}", self.path.display()))?;
+            self.lines += buf[..consumed].iter().filter(|&&b| b == b'\n').count();
+            self.offset += consumed as u64;
+            buf.drain(..consumed);
+            events.append(&mut batch);
+            if n == 0 || self.batch.is_none() || !events.is_empty() {
+                return Ok(events);
+            }
+        }
     }
 }
 
@@ -117,10 +134,14 @@ impl SessionSource for FileSource {
     fn poll(&mut self) -> Result<Vec<SessionEvent>> {
         self.read_from_offset()
     }
+
+    fn set_batch_bytes(&mut self, bytes: usize) {
+        self.batch = Some(bytes.max(1));
+    }
 }
 
 /// Opens a session in the audit store (read-only, next to a running proxy).
-pub fn store_source(dir: &Path, session_id: &str) -> Result<Box<dyn SessionSource>> {
+pub fn store_source(dir: &Path, session_id: &str) -> Result<Box<dyn SessionSource + Send>> {
     Ok(Box::new(crate::store_source::StoreSource::open(
         dir, session_id,
     )?))
@@ -164,6 +185,26 @@ mod tests {
         // Without an id, the first session in the file is taken.
         let mut src = FileSource::new(&path, None);
         assert_eq!(src.load().unwrap()[0].session_id(), a[0].session_id());
+    }
+
+    #[test]
+    fn batched_reads_return_everything_in_order() {
+        let events = samples::shell_session();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        std::fs::write(&path, samples::to_jsonl(&events)).unwrap();
+        let mut src = FileSource::new(&path, None);
+        src.set_batch_bytes(1000);
+        let mut got = src.load().unwrap();
+        assert!(got.len() < events.len());
+        loop {
+            let more = src.poll().unwrap();
+            if more.is_empty() {
+                break;
+            }
+            got.extend(more);
+        }
+        assert_eq!(got, events);
     }
 
     #[test]

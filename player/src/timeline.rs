@@ -87,6 +87,36 @@ pub struct Marker {
     pub text: String,
 }
 
+/// The frame an event becomes, if any. Start/end carry metadata only,
+/// port-forward payload and zero-size resizes are dropped. The loader
+/// thread uses this too, so its keyframe indices match the timeline's.
+pub fn frame_kind(ev: &SessionEvent) -> Option<FrameKind> {
+    Some(match ev {
+        SessionEvent::Start(_) | SessionEvent::End(_) => return None,
+        SessionEvent::Data { stream, data, .. } => match stream {
+            DataStream::Stdin => FrameKind::Input(data.clone()),
+            DataStream::Stdout | DataStream::Stderr => FrameKind::Output {
+                stream: *stream,
+                data: data.clone(),
+            },
+            DataStream::Tunnel => return None,
+        },
+        SessionEvent::Resize { width, height, .. } => {
+            if *width == 0 || *height == 0 {
+                return None;
+            }
+            FrameKind::Resize {
+                cols: *width,
+                rows: *height,
+            }
+        }
+        SessionEvent::Command(c) => FrameKind::Marker {
+            text: c.text.clone(),
+            uncertain: c.uncertain,
+        },
+    })
+}
+
 /// The session as the player sees it. Frames sit behind an `Arc` so the
 /// keyframe builder thread can read them without copying 100 MB.
 #[derive(Debug, Clone)]
@@ -134,7 +164,7 @@ impl Timeline {
     /// Offsets that go backwards are clamped: timing must stay monotonic.
     pub fn push(&mut self, ev: &SessionEvent) {
         let rec_us = ev.offset_us().max(self.last_rec_us);
-        let kind = match ev {
+        match ev {
             SessionEvent::Start(s) => {
                 let m = &mut self.meta;
                 m.session_id = s.session_id.clone();
@@ -161,36 +191,19 @@ impl Timeline {
                 self.advance(rec_us);
                 return;
             }
-            SessionEvent::Data { stream, data, .. } => match stream {
-                DataStream::Stdin => FrameKind::Input(data.clone()),
-                DataStream::Stdout | DataStream::Stderr => {
-                    self.output_bytes += data.len() as u64;
-                    FrameKind::Output {
-                        stream: *stream,
-                        data: data.clone(),
-                    }
-                }
-                DataStream::Tunnel => return,
-            },
-            SessionEvent::Resize { width, height, .. } => {
-                if *width == 0 || *height == 0 {
-                    return;
-                }
-                if self.output_bytes == 0 {
-                    // A resize before any output is the real initial size.
-                    self.meta.cols = *width;
-                    self.meta.rows = *height;
-                }
-                FrameKind::Resize {
-                    cols: *width,
-                    rows: *height,
-                }
+            // A resize before any output is the real initial size.
+            SessionEvent::Resize { width, height, .. }
+                if self.output_bytes == 0 && *width > 0 && *height > 0 =>
+            {
+                self.meta.cols = *width;
+                self.meta.rows = *height;
             }
-            SessionEvent::Command(c) => FrameKind::Marker {
-                text: c.text.clone(),
-                uncertain: c.uncertain,
-            },
-        };
+            _ => {}
+        }
+        let Some(kind) = frame_kind(ev) else { return };
+        if let FrameKind::Output { data, .. } = &kind {
+            self.output_bytes += data.len() as u64;
+        }
         self.advance(rec_us);
         let play_us = self.play_end_us;
         let index = self.frames.len();

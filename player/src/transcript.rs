@@ -237,7 +237,10 @@ mod tests {
         write_stdin(&tl, &mut out).unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(s.contains("] $ ls --color=auto\n"), "{s}");
-        assert!(s.contains("] < ls --color=auto\\r\n[00:03.316] $ ls --color=auto\n"), "{s}");
+        assert!(
+            s.contains("] < ls --color=auto\\r\n[00:03.316] $ ls --color=auto\n"),
+            "{s}"
+        );
         assert!(s.contains("] < echo 'héllo wörld ✓'\\r\n"), "{s}");
         assert!(s.contains("] < q\n"), "{s}");
         assert!(s.lines().all(|l| l.starts_with('[')), "{s}");

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::loader::Loader;
 use crate::player::{Player, SEEK_STEP_US};
 use crate::screen::ScreenCache;
 use crate::search::SearchIndex;
-use crate::source::SessionSource;
 use crate::timeline::Timeline;
 
 /// Options of an interactive run.
@@ -34,6 +34,7 @@ enum Mode {
 
 struct App {
     tl: Timeline,
+    loader: Loader,
     player: Player,
     cache: ScreenCache,
     search: Option<SearchIndex>,
@@ -46,12 +47,11 @@ struct App {
     quit: bool,
 }
 
-/// Plays `tl` in the terminal until the user quits. `source` is polled for
-/// new events when `opts.follow` is set.
-pub fn run(tl: Timeline, source: &mut dyn SessionSource, opts: Options) -> Result<()> {
-    let mut cache = ScreenCache::new(&tl);
-    cache.spawn_builder(&tl);
-    let mut player = Player::new(opts.follow);
+/// Plays `tl` in the terminal until the user quits; `loader` brings the
+/// rest of the session (and, with `opts.follow`, what is still recorded).
+pub fn run(tl: Timeline, loader: Loader, opts: Options) -> Result<()> {
+    let cache = ScreenCache::new(&tl);
+    let mut player = Player::new(true);
     for _ in 0..opts.speed_steps.unsigned_abs() {
         if opts.speed_steps > 0 {
             player.faster();
@@ -64,6 +64,7 @@ pub fn run(tl: Timeline, source: &mut dyn SessionSource, opts: Options) -> Resul
     }
     let mut app = App {
         tl,
+        loader,
         player,
         cache,
         search: None,
@@ -76,32 +77,24 @@ pub fn run(tl: Timeline, source: &mut dyn SessionSource, opts: Options) -> Resul
         quit: false,
     };
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
-    let result = app.event_loop(&mut terminal, source);
+    let result = app.event_loop(&mut terminal);
     ratatui::restore();
     result
 }
 
 impl App {
-    fn event_loop(
-        &mut self,
-        terminal: &mut ratatui::DefaultTerminal,
-        source: &mut dyn SessionSource,
-    ) -> Result<()> {
+    fn event_loop(&mut self, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
         let mut last = Instant::now();
-        let mut last_poll = Instant::now();
         while !self.quit {
-            let now = Instant::now();
-            self.player.tick(&self.tl, now - last);
-            last = now;
-            if self.follow && now - last_poll > Duration::from_millis(200) {
-                last_poll = now;
-                for ev in source.poll().context("following the session")? {
-                    self.tl.push(&ev);
-                }
+            if self.loader.poll(&mut self.tl, &mut self.cache)? {
                 if let Some(ix) = &mut self.search {
                     ix.extend(&self.tl);
                 }
             }
+            self.player.set_follow(self.follow || self.loader.loading());
+            let now = Instant::now();
+            self.player.tick(&self.tl, now - last);
+            last = now;
             self.cache.sync(&self.tl, self.player.applied());
             terminal
                 .draw(|f| render::draw(f, self))
