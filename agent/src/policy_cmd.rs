@@ -21,7 +21,7 @@ pub enum PolicyCommand {
     /// Decide one request and show every rule that matched or nearly matched.
     ///
     /// Example: kac policy explain --user david --cluster prod delete pods/nginx-1 -n default
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
     /// Run policy test suites (kind: PolicyTestSuite): each case is a request and its expected decision.
     Test {
         /// Test-suite files, e.g. samples/policies/cases.yaml.
@@ -82,7 +82,7 @@ fn key_value(s: &str) -> Result<(String, String), String> {
 pub fn run(cmd: PolicyCommand) -> ExitCode {
     match cmd {
         PolicyCommand::Check { files } => check(&files),
-        PolicyCommand::Explain(args) => explain(args),
+        PolicyCommand::Explain(args) => explain(*args),
         PolicyCommand::Test { suites } => test(&suites),
     }
 }

@@ -39,7 +39,11 @@ fn big_set(everyone_all: bool) -> PolicySet {
                 1 => format!("[\"team-{i}-*\"]"),
                 _ => format!("[\"^app-{i}-[0-9]+$\"]"),
             };
-            let names = if r % 2 == 0 { format!("    names: [\"web-{r}-*\"]\n") } else { String::new() };
+            let names = if r % 2 == 0 {
+                format!("    names: [\"web-{r}-*\"]\n")
+            } else {
+                String::new()
+            };
             actions += &format!(
                 "  - effect: {effect}\n    resources: [\"{res}\"]\n    namespaces: {ns}\n{names}    verbs: [get, list, watch, exec]\n"
             );
@@ -48,7 +52,8 @@ fn big_set(everyone_all: bool) -> PolicySet {
             "apiVersion: kac.dev/v1alpha1\nkind: Policy\nmetadata:\n  name: p{i:04}\nspec:\n  assignTo:\n{assign}  resources:\n    clusters: [\"*\"]\n{conditions}  subjects:\n    groups: [g{i}]\n  actions:\n{actions}"
         ));
     }
-    let set = PolicySet::from_yaml_str("bench.yaml", &docs.join("---\n")).expect("bench set is valid");
+    let set =
+        PolicySet::from_yaml_str("bench.yaml", &docs.join("---\n")).expect("bench set is valid");
     assert_eq!((set.len(), set.rule_count()), (1000, 10_000));
     set
 }
@@ -62,15 +67,24 @@ fn user() -> UserContext {
 }
 
 fn dev() -> ClusterContext {
-    ClusterContext { name: "dev-1".into(), tags: BTreeMap::from([("ClusterType".into(), "dev".into())]) }
+    ClusterContext {
+        name: "dev-1".into(),
+        tags: BTreeMap::from([("ClusterType".into(), "dev".into())]),
+    }
 }
 
 fn requests() -> Vec<(&'static str, RequestAttributes)> {
     vec![
         // Allowed by p0007 rule 1 (team-7-* namespaces).
-        ("allow", parse_request("get deployments.apps/api -n team-7-x").unwrap()),
+        (
+            "allow",
+            parse_request("get deployments.apps/api -n team-7-x").unwrap(),
+        ),
         // Matches nothing: every applicable rule is scanned, default deny.
-        ("default-deny", parse_request("delete pods/web-1 -n elsewhere").unwrap()),
+        (
+            "default-deny",
+            parse_request("delete pods/web-1 -n elsewhere").unwrap(),
+        ),
         // A list across namespaces: partial matches, filtered.
         ("list-all-ns", parse_request("list pods -A").unwrap()),
     ]
@@ -89,7 +103,11 @@ fn percentiles(set: &PolicySet, req: &RequestAttributes) -> (u128, u128, u128) {
         })
         .collect();
     ns.sort_unstable();
-    (ns[ns.len() / 2], ns[ns.len() * 99 / 100], ns[ns.len() * 999 / 1000])
+    (
+        ns[ns.len() / 2],
+        ns[ns.len() * 99 / 100],
+        ns[ns.len() * 999 / 1000],
+    )
 }
 
 fn tail_report() {
@@ -117,9 +135,15 @@ fn bench_decide(c: &mut Criterion) {
     let (u, cl) = (user(), dev());
     let mut g = c.benchmark_group("decide");
     for (label, req) in requests() {
-        g.bench_function(format!("baseline-empty-set/{label}"), |b| b.iter(|| empty.decide(&u, &cl, black_box(&req))));
-        g.bench_function(format!("1000x10-typical/{label}"), |b| b.iter(|| typical.decide(&u, &cl, black_box(&req))));
-        g.bench_function(format!("1000x10-all-everyone/{label}"), |b| b.iter(|| worst.decide(&u, &cl, black_box(&req))));
+        g.bench_function(format!("baseline-empty-set/{label}"), |b| {
+            b.iter(|| empty.decide(&u, &cl, black_box(&req)))
+        });
+        g.bench_function(format!("1000x10-typical/{label}"), |b| {
+            b.iter(|| typical.decide(&u, &cl, black_box(&req)))
+        });
+        g.bench_function(format!("1000x10-all-everyone/{label}"), |b| {
+            b.iter(|| worst.decide(&u, &cl, black_box(&req)))
+        });
     }
     g.finish();
 }
@@ -129,7 +153,10 @@ fn bench_visible(c: &mut Criterion) {
     // regex allow, listed across namespaces so every selector is tested.
     let text = "apiVersion: kac.dev/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec:\n  assignTo: {users: [u]}\n  resources: {clusters: [\"*\"]}\n  subjects: {}\n  actions:\n  - {effect: allow, resources: [pods], namespaces: [default, \"team-*\"], verbs: [list]}\n  - {effect: allow, resources: [pods], names: [\"^david-[0-9]+$\"], verbs: [list]}\n  - {effect: deny, resources: [pods], names: [\"nginx*\", \"*-canary\"], verbs: [list]}\n";
     let set = PolicySet::from_yaml_str("v.yaml", text).unwrap();
-    let u = UserContext { name: "u".into(), ..Default::default() };
+    let u = UserContext {
+        name: "u".into(),
+        ..Default::default()
+    };
     let filter = match set.list_scope(&u, &dev(), "list", "", "pods", None) {
         ListScope::Filter(f) => f,
         other => panic!("expected a filter, got {other:?}"),
@@ -142,21 +169,36 @@ fn bench_visible(c: &mut Criterion) {
         (Some("team-a"), "api-canary"),
     ];
     assert_eq!(
-        objects.iter().map(|(ns, n)| filter.visible(*ns, n)).collect::<Vec<_>>(),
+        objects
+            .iter()
+            .map(|(ns, n)| filter.visible(*ns, n))
+            .collect::<Vec<_>>(),
         [true, false, false, true, false]
     );
     let mut g = c.benchmark_group("visible");
     g.bench_function("baseline-starts_with", |b| {
-        b.iter(|| objects.iter().filter(|(_, n)| black_box(*n).starts_with("nginx")).count())
+        b.iter(|| {
+            objects
+                .iter()
+                .filter(|(_, n)| black_box(*n).starts_with("nginx"))
+                .count()
+        })
     });
     g.bench_function("5-objects", |b| {
-        b.iter(|| objects.iter().filter(|(ns, n)| filter.visible(black_box(*ns), black_box(n))).count())
+        b.iter(|| {
+            objects
+                .iter()
+                .filter(|(ns, n)| filter.visible(black_box(*ns), black_box(n)))
+                .count()
+        })
     });
     g.bench_function("list_scope-then-1-object", |b| {
-        b.iter(|| match set.list_scope(&u, &dev(), "list", "", "pods", Some("default")) {
-            ListScope::Filter(f) => f.visible(Some("default"), black_box("web-1")),
-            _ => true,
-        })
+        b.iter(
+            || match set.list_scope(&u, &dev(), "list", "", "pods", Some("default")) {
+                ListScope::Filter(f) => f.visible(Some("default"), black_box("web-1")),
+                _ => true,
+            },
+        )
     });
     g.finish();
 }

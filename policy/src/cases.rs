@@ -138,9 +138,16 @@ pub struct Expectation {
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}:{line}: {message}")]
-    Parse { file: String, line: usize, message: String },
+    Parse {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("policies of suite {}: {source}", suite.display())]
     Policies { suite: PathBuf, source: LoadError },
 }
@@ -164,7 +171,10 @@ pub struct SuiteReport {
 
 impl SuiteReport {
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.failures.is_empty()).count()
+        self.results
+            .iter()
+            .filter(|r| r.failures.is_empty())
+            .count()
     }
     pub fn failed(&self) -> usize {
         self.results.len() - self.passed()
@@ -205,12 +215,22 @@ impl TestSuite {
                 m
             },
         })?;
-        let bad = |message: String| SuiteError::Parse { file: file.to_string(), line: 1, message };
+        let bad = |message: String| SuiteError::Parse {
+            file: file.to_string(),
+            line: 1,
+            message,
+        };
         if suite.api_version != API_VERSION {
-            return Err(bad(format!("unsupported apiVersion {:?}", suite.api_version)));
+            return Err(bad(format!(
+                "unsupported apiVersion {:?}",
+                suite.api_version
+            )));
         }
         if suite.kind != KIND_TEST_SUITE {
-            return Err(bad(format!("kind must be {KIND_TEST_SUITE:?}, not {:?}", suite.kind)));
+            return Err(bad(format!(
+                "kind must be {KIND_TEST_SUITE:?}, not {:?}",
+                suite.kind
+            )));
         }
         Ok(suite)
     }
@@ -218,13 +238,20 @@ impl TestSuite {
     /// The user context of a case.
     pub fn user(&self, name: &str) -> UserContext {
         let fx = self.users.get(name).cloned().unwrap_or_default();
-        UserContext { name: name.to_string(), groups: fx.groups, attributes: fx.attributes }
+        UserContext {
+            name: name.to_string(),
+            groups: fx.groups,
+            attributes: fx.attributes,
+        }
     }
 
     /// The cluster context of a case.
     pub fn cluster(&self, name: &str) -> ClusterContext {
         let fx = self.clusters.get(name).cloned().unwrap_or_default();
-        ClusterContext { name: name.to_string(), tags: fx.tags }
+        ClusterContext {
+            name: name.to_string(),
+            tags: fx.tags,
+        }
     }
 
     /// Runs every case against `set`.
@@ -251,10 +278,21 @@ impl TestSuite {
         check_decision(&decision, exp, &mut failures);
         let wants_scope = exp.scope.is_some() || !exp.visible.is_empty() || !exp.hidden.is_empty();
         if wants_scope {
-            let scope = set.list_scope(&user, &cluster, &req.verb, &req.api_group, &req.resource, req.namespace.as_deref());
+            let scope = set.list_scope(
+                &user,
+                &cluster,
+                &req.verb,
+                &req.api_group,
+                &req.resource,
+                req.namespace.as_deref(),
+            );
             check_scope(&scope, exp, &mut failures);
         }
-        CaseResult { name: case.name.clone(), got: decision.to_string(), failures }
+        CaseResult {
+            name: case.name.clone(),
+            got: decision.to_string(),
+            failures,
+        }
     }
 }
 
@@ -269,7 +307,10 @@ fn check_decision(d: &Decision, exp: &Expectation, failures: &mut Vec<String>) {
     }
     if let Some(want) = &exp.policy {
         if policy.map(|p| &**p) != Some(want.as_str()) {
-            failures.push(format!("expected policy {want:?}, got {:?}", policy.map(|p| &**p)));
+            failures.push(format!(
+                "expected policy {want:?}, got {:?}",
+                policy.map(|p| &**p)
+            ));
         }
     }
     if let Some(want) = &exp.rule {
@@ -278,18 +319,29 @@ fn check_decision(d: &Decision, exp: &Expectation, failures: &mut Vec<String>) {
             RuleSelector::Name(n) => r.name.as_deref() == Some(n.as_str()),
         });
         if !hit {
-            failures.push(format!("expected rule {want:?}, got {}", rule.map_or("none".into(), |r| r.to_string())));
+            failures.push(format!(
+                "expected rule {want:?}, got {}",
+                rule.map_or("none".into(), |r| r.to_string())
+            ));
         }
     }
     match d {
         Decision::Deny { reason, .. } => {
             if let Some(want) = &exp.reason {
                 if reason.as_str() != want {
-                    failures.push(format!("expected reason {want:?}, got {:?}", reason.as_str()));
+                    failures.push(format!(
+                        "expected reason {want:?}, got {:?}",
+                        reason.as_str()
+                    ));
                 }
             }
         }
-        Decision::Allow { subjects, require_recording, filtered, .. } => {
+        Decision::Allow {
+            subjects,
+            require_recording,
+            filtered,
+            ..
+        } => {
             if let Some(want) = &exp.subjects {
                 if subjects.user != want.user || subjects.groups != want.groups {
                     failures.push(format!(
@@ -355,14 +407,26 @@ fn check_scope(scope: &ListScope, exp: &Expectation, failures: &mut Vec<String>)
 
 /// Loads a suite file and its policies and runs every case.
 pub fn run_suite(path: &Path) -> Result<SuiteReport, SuiteError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let suite = TestSuite::parse(&path.display().to_string(), &text)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let paths: Vec<PathBuf> = if suite.policies.is_empty() {
         vec![dir.to_path_buf()]
     } else {
         suite.policies.iter().map(|p| dir.join(p)).collect()
     };
-    let set = PolicySet::load(&paths).map_err(|source| SuiteError::Policies { suite: path.to_path_buf(), source })?;
-    Ok(SuiteReport { suite: path.to_path_buf(), results: suite.run(&set) })
+    let set = PolicySet::load(&paths).map_err(|source| SuiteError::Policies {
+        suite: path.to_path_buf(),
+        source,
+    })?;
+    Ok(SuiteReport {
+        suite: path.to_path_buf(),
+        results: suite.run(&set),
+    })
 }

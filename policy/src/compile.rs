@@ -37,10 +37,18 @@ impl Checker<'_> {
         });
     }
 
-    fn non_empty_list<'s>(&mut self, path: &FieldPath, list: &'s Option<Vec<String>>, what: &str) -> Option<&'s [String]> {
+    fn non_empty_list<'s>(
+        &mut self,
+        path: &FieldPath,
+        list: &'s Option<Vec<String>>,
+        what: &str,
+    ) -> Option<&'s [String]> {
         match list {
             Some(l) if l.is_empty() => {
-                self.error(path, format!("empty selector: list at least one {what}, or omit the field"));
+                self.error(
+                    path,
+                    format!("empty selector: list at least one {what}, or omit the field"),
+                );
                 None
             }
             Some(l) => Some(l),
@@ -83,7 +91,10 @@ pub(crate) fn compile(doc: &PolicyDocument, ck: &mut Checker<'_>) -> Option<Poli
     if doc.api_version != API_VERSION {
         ck.error(
             &root().key("apiVersion"),
-            format!("unsupported apiVersion {:?} (expected {API_VERSION:?})", doc.api_version),
+            format!(
+                "unsupported apiVersion {:?} (expected {API_VERSION:?})",
+                doc.api_version
+            ),
         );
     }
     let name = doc.metadata.name.trim();
@@ -91,9 +102,15 @@ pub(crate) fn compile(doc: &PolicyDocument, ck: &mut Checker<'_>) -> Option<Poli
     if name.is_empty() {
         ck.error(&name_path, "policy name must not be empty");
     } else if name.starts_with("builtin:") {
-        ck.error(&name_path, "names starting with \"builtin:\" are reserved for KAC's built-in rules");
+        ck.error(
+            &name_path,
+            "names starting with \"builtin:\" are reserved for KAC's built-in rules",
+        );
     } else if name.chars().any(char::is_whitespace) {
-        ck.error(&name_path, format!("policy name {name:?} must not contain whitespace"));
+        ck.error(
+            &name_path,
+            format!("policy name {name:?} must not contain whitespace"),
+        );
     }
     let spec = root().key("spec");
     let s = &doc.spec;
@@ -113,7 +130,10 @@ pub(crate) fn compile(doc: &PolicyDocument, ck: &mut Checker<'_>) -> Option<Poli
 
     let cl = spec.key("resources").key("clusters");
     let clusters = if s.resources.clusters.is_empty() {
-        ck.error(&cl, "empty selector: list at least one cluster (\"*\" for all)");
+        ck.error(
+            &cl,
+            "empty selector: list at least one cluster (\"*\" for all)",
+        );
         None
     } else {
         ck.patterns(&cl, &s.resources.clusters)
@@ -122,7 +142,10 @@ pub(crate) fn compile(doc: &PolicyDocument, ck: &mut Checker<'_>) -> Option<Poli
     let sp = spec.key("subjects");
     let subject_user = match &s.subjects.user {
         Some(u) if u.trim().is_empty() => {
-            ck.error(&sp.key("user"), "empty subject user (omit it for the default \"kac:{user}\")");
+            ck.error(
+                &sp.key("user"),
+                "empty subject user (omit it for the default \"kac:{user}\")",
+            );
             String::new()
         }
         Some(u) => u.clone(),
@@ -179,7 +202,10 @@ fn condition(ck: &mut Checker<'_>, path: &FieldPath, c: &ConditionSpec) -> Optio
         (Some(k), None) => (CondSource::ClusterTag, k, "clusterTag"),
         (None, Some(k)) => (CondSource::UserAttribute, k, "userAttribute"),
         _ => {
-            ck.error(path, "a condition tests exactly one of clusterTag or userAttribute");
+            ck.error(
+                path,
+                "a condition tests exactly one of clusterTag or userAttribute",
+            );
             return None;
         }
     };
@@ -204,7 +230,10 @@ fn condition(ck: &mut Checker<'_>, path: &FieldPath, c: &ConditionSpec) -> Optio
             }
         },
         _ => {
-            ck.error(path, "a condition needs exactly one of equals, in or matches");
+            ck.error(
+                path,
+                "a condition needs exactly one of equals, in or matches",
+            );
             return None;
         }
     };
@@ -233,7 +262,8 @@ pub(crate) fn parse_kind(text: &str) -> Result<KindSel, String> {
     };
     let valid_name = |s: &str| {
         !s.is_empty()
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
     if res != "*" && !valid_name(res) {
         if res.chars().any(|c| c.is_ascii_uppercase()) {
@@ -245,20 +275,19 @@ pub(crate) fn parse_kind(text: &str) -> Result<KindSel, String> {
                 "resources are lower-case plural names: {text:?} (did you mean {hint:?}?)"
             ));
         }
-        return Err(format!("bad resource {text:?}: expected resource[.group], e.g. pods or deployments.apps"));
+        return Err(format!(
+            "bad resource {text:?}: expected resource[.group], e.g. pods or deployments.apps"
+        ));
     }
     if res.contains('/') {
-        return Err(format!("bad resource {text:?}: subresources are selected by verb"));
+        return Err(format!(
+            "bad resource {text:?}: subresources are selected by verb"
+        ));
     }
     let group = match group {
         None => Some(""),
         Some("*") => None,
-        Some(g)
-            if !g.is_empty()
-                && g.split('.').all(|part| valid_name(part)) =>
-        {
-            Some(g)
-        }
+        Some(g) if !g.is_empty() && g.split('.').all(valid_name) => Some(g),
         Some(g) => return Err(format!("bad API group {g:?} in {text:?}")),
     };
     // Ids are assigned when the set is built (PolicySet::from_policies).
@@ -275,34 +304,44 @@ fn rule(ck: &mut Checker<'_>, path: &FieldPath, index: usize, a: &ActionSpec) ->
     let vp = path.key("verbs");
     let mut verbs = VerbSet::default();
     if a.verbs.is_empty() {
-        ck.error(&vp, "empty selector: list at least one verb (\"*\" for all)");
+        ck.error(
+            &vp,
+            "empty selector: list at least one verb (\"*\" for all)",
+        );
     }
     for (i, v) in a.verbs.iter().enumerate() {
         match VerbSet::parse_one(v) {
             Some(bits) => verbs = verbs.union(bits),
             None => {
-                let hint = suggest(v).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+                let hint = suggest(v)
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default();
                 ck.error(&vp.index(i), format!("unknown verb {v:?}{hint}"));
             }
         }
     }
     let target = match (&a.resources, &a.non_resource_urls) {
         (Some(_), Some(_)) | (None, None) => {
-            ck.error(path, "a rule names exactly one of resources or nonResourceURLs");
+            ck.error(
+                path,
+                "a rule names exactly one of resources or nonResourceURLs",
+            );
             None
         }
         (Some(_), None) => {
             let rp = path.key("resources");
-            let kinds = ck.non_empty_list(&rp, &a.resources, "resource (\"*\" for all)").map(|list| {
-                let mut kinds = Vec::new();
-                for (i, k) in list.iter().enumerate() {
-                    match parse_kind(k) {
-                        Ok(k) => kinds.push(k),
-                        Err(e) => ck.error(&rp.index(i), e),
+            let kinds = ck
+                .non_empty_list(&rp, &a.resources, "resource (\"*\" for all)")
+                .map(|list| {
+                    let mut kinds = Vec::new();
+                    for (i, k) in list.iter().enumerate() {
+                        match parse_kind(k) {
+                            Ok(k) => kinds.push(k),
+                            Err(e) => ck.error(&rp.index(i), e),
+                        }
                     }
-                }
-                kinds
-            });
+                    kinds
+                });
             let np = path.key("namespaces");
             let namespaces = ck
                 .non_empty_list(&np, &a.namespaces, "namespace")
@@ -313,23 +352,38 @@ fn rule(ck: &mut Checker<'_>, path: &FieldPath, index: usize, a: &ActionSpec) ->
                 .non_empty_list(&mp, &a.names, "name")
                 .and_then(|l| ck.patterns(&mp, l))
                 .map(Arc::new);
-            kinds.map(|kinds| Target::Resources { kinds, namespaces, names })
+            kinds.map(|kinds| Target::Resources {
+                kinds,
+                namespaces,
+                names,
+            })
         }
         (None, Some(_)) => {
             for (field, set) in [("namespaces", &a.namespaces), ("names", &a.names)] {
                 if set.is_some() {
                     let msg = format!("{field} do not apply to nonResourceURLs rules");
-                    ck.error(&path.key(if field == "names" { "names" } else { "namespaces" }), msg);
+                    ck.error(
+                        &path.key(if field == "names" {
+                            "names"
+                        } else {
+                            "namespaces"
+                        }),
+                        msg,
+                    );
                 }
             }
             let up = path.key("nonResourceURLs");
             let list = ck.non_empty_list(&up, &a.non_resource_urls, "URL path")?;
             for (i, u) in list.iter().enumerate() {
                 if u != "*" && !u.starts_with('/') {
-                    ck.error(&up.index(i), format!("non-resource URL {u:?} must start with /"));
+                    ck.error(
+                        &up.index(i),
+                        format!("non-resource URL {u:?} must start with /"),
+                    );
                 }
             }
-            ck.patterns(&up, list).map(|urls| Target::NonResource { urls })
+            ck.patterns(&up, list)
+                .map(|urls| Target::NonResource { urls })
         }
     };
     if ck.out.len() > before {
@@ -369,7 +423,10 @@ mod tests {
         let k = parse_kind("*").unwrap();
         assert!(k.matches("anything.example.com", "crds"));
         assert_eq!(k.to_string(), "*");
-        assert_eq!(parse_kind("deployments.apps").unwrap().to_string(), "deployments.apps");
+        assert_eq!(
+            parse_kind("deployments.apps").unwrap().to_string(),
+            "deployments.apps"
+        );
     }
 
     #[test]

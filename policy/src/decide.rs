@@ -130,7 +130,14 @@ pub const BUILTIN_DISCOVERY: &str = "builtin:discovery";
 /// Paths every authenticated user may `get` unless a deny rule says
 /// otherwise, like Kubernetes' system:discovery role.
 pub const DISCOVERY_PATHS: &[&str] = &[
-    "/api", "/api/*", "/apis", "/apis/*", "/version", "/openapi/*", "/healthz", "/readyz",
+    "/api",
+    "/api/*",
+    "/apis",
+    "/apis/*",
+    "/version",
+    "/openapi/*",
+    "/healthz",
+    "/readyz",
     "/livez",
 ];
 
@@ -179,8 +186,18 @@ impl Decision {
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Decision::Allow { subjects, policy, rule, require_recording, filtered } => {
-                write!(f, "ALLOW by policy {policy} {rule} as user {:?}", subjects.user)?;
+            Decision::Allow {
+                subjects,
+                policy,
+                rule,
+                require_recording,
+                filtered,
+            } => {
+                write!(
+                    f,
+                    "ALLOW by policy {policy} {rule} as user {:?}",
+                    subjects.user
+                )?;
                 if !subjects.groups.is_empty() {
                     write!(f, " groups [{}]", subjects.groups.join(", "))?;
                 }
@@ -192,7 +209,11 @@ impl fmt::Display for Decision {
                 }
                 Ok(())
             }
-            Decision::Deny { policy, rule, reason } => {
+            Decision::Deny {
+                policy,
+                rule,
+                reason,
+            } => {
                 f.write_str("DENY")?;
                 if let Some(p) = policy {
                     write!(f, " by policy {p}")?;
@@ -261,7 +282,14 @@ pub(crate) fn coverage(rule: &Rule, p: &Prepared<'_>) -> Coverage {
                 Coverage::Miss
             }
         }
-        (Target::Resources { kinds, namespaces, names }, None) => {
+        (
+            Target::Resources {
+                kinds,
+                namespaces,
+                names,
+            },
+            None,
+        ) => {
             if !kinds_match(rule, kinds, p) {
                 return Coverage::Miss;
             }
@@ -330,7 +358,10 @@ pub(crate) fn inapplicable(
     cluster: &ClusterContext,
 ) -> Option<String> {
     if !policy.clusters.matches(&cluster.name) {
-        return Some(format!("cluster {:?} not in {}", cluster.name, policy.clusters));
+        return Some(format!(
+            "cluster {:?} not in {}",
+            cluster.name, policy.clusters
+        ));
     }
     for c in &policy.conditions {
         let value = match c.source {
@@ -348,7 +379,7 @@ pub(crate) fn inapplicable(
 /// Whether a policy is assigned to the user (before cluster and conditions).
 pub(crate) fn is_assigned(policy: &Policy, user: &UserContext) -> bool {
     policy.everyone
-        || policy.users.iter().any(|u| *u == user.name)
+        || policy.users.contains(&user.name)
         || policy.groups.iter().any(|g| user.groups.contains(g))
 }
 
@@ -364,7 +395,11 @@ pub struct Applicable<'a> {
 impl PolicySet {
     /// The policies assigned to `user` whose clusters and conditions hold on
     /// `cluster`, evaluated now (tags are read on every call).
-    pub fn applicable<'a>(&'a self, user: &'a UserContext, cluster: &ClusterContext) -> Applicable<'a> {
+    pub fn applicable<'a>(
+        &'a self,
+        user: &'a UserContext,
+        cluster: &ClusterContext,
+    ) -> Applicable<'a> {
         let mut idx: Vec<u32> = Vec::new();
         if let Some(v) = self.by_user.get(&user.name) {
             idx.extend_from_slice(v);
@@ -386,16 +421,29 @@ impl PolicySet {
                 && p.cond_ids.iter().all(|&c| {
                     let slot = &mut memo[c as usize];
                     if *slot == 0 {
-                        *slot = if condition_holds(&self.conditions[c as usize], user, cluster) { 1 } else { 2 };
+                        *slot = if condition_holds(&self.conditions[c as usize], user, cluster) {
+                            1
+                        } else {
+                            2
+                        };
                     }
                     *slot == 1
                 })
         });
-        Applicable { set: self, user, policies: idx }
+        Applicable {
+            set: self,
+            user,
+            policies: idx,
+        }
     }
 
     /// Decides one request. Shorthand for `applicable(..).decide(..)`.
-    pub fn decide(&self, user: &UserContext, cluster: &ClusterContext, req: &RequestAttributes) -> Decision {
+    pub fn decide(
+        &self,
+        user: &UserContext,
+        cluster: &ClusterContext,
+        req: &RequestAttributes,
+    ) -> Decision {
         self.applicable(user, cluster).decide(req)
     }
 
@@ -409,7 +457,8 @@ impl PolicySet {
         resource: &str,
         namespace: Option<&str>,
     ) -> ListScope {
-        self.applicable(user, cluster).list_scope(verb, api_group, resource, namespace)
+        self.applicable(user, cluster)
+            .list_scope(verb, api_group, resource, namespace)
     }
 }
 
@@ -421,7 +470,10 @@ impl Applicable<'_> {
 
     /// Names of the applicable policies, in name order.
     pub fn policy_names(&self) -> Vec<&str> {
-        self.policies.iter().map(|&i| &*self.set.policies[i as usize].name).collect()
+        self.policies
+            .iter()
+            .map(|&i| &*self.set.policies[i as usize].name)
+            .collect()
     }
 
     /// Decides one request.
@@ -461,7 +513,10 @@ impl Applicable<'_> {
                             };
                             return Decision::Deny {
                                 policy: Some(p.name.clone()),
-                                rule: Some(RuleRef { index: r.index, name: r.name.clone() }),
+                                rule: Some(RuleRef {
+                                    index: r.index,
+                                    name: r.name.clone(),
+                                }),
                                 reason,
                             };
                         }
@@ -489,7 +544,10 @@ impl Applicable<'_> {
             return Decision::Allow {
                 subjects: subjects_for(p, self.user),
                 policy: p.name.clone(),
-                rule: RuleRef { index: r.index, name: r.name.clone() },
+                rule: RuleRef {
+                    index: r.index,
+                    name: r.name.clone(),
+                },
                 require_recording: wants_recording(p, &req.verb),
                 filtered: filterable && (partial_deny || !full_allow),
             };
@@ -499,7 +557,10 @@ impl Applicable<'_> {
                 return Decision::Allow {
                     subjects: builtin_subjects(self.user),
                     policy: Arc::from(BUILTIN_DISCOVERY),
-                    rule: RuleRef { index: 0, name: Some(Arc::from("discovery")) },
+                    rule: RuleRef {
+                        index: 0,
+                        name: Some(Arc::from("discovery")),
+                    },
                     require_recording: false,
                     filtered: false,
                 };
@@ -518,7 +579,13 @@ impl Applicable<'_> {
 
     /// What a list or watch of `resource` (in `namespace`, or across all
     /// namespaces when `None`) may show.
-    pub fn list_scope(&self, verb: &str, api_group: &str, resource: &str, namespace: Option<&str>) -> ListScope {
+    pub fn list_scope(
+        &self,
+        verb: &str,
+        api_group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> ListScope {
         let req = RequestAttributes {
             verb: verb.to_string(),
             api_group: api_group.to_string(),
@@ -534,10 +601,19 @@ impl Applicable<'_> {
                 if cov == Coverage::Miss {
                     continue;
                 }
-                let Target::Resources { namespaces, names, .. } = &r.target else { continue };
+                let Target::Resources {
+                    namespaces, names, ..
+                } = &r.target
+                else {
+                    continue;
+                };
                 let sel = ObjectSel {
                     // Already satisfied when the list is in one namespace.
-                    namespaces: if namespace.is_some() { None } else { namespaces.clone() },
+                    namespaces: if namespace.is_some() {
+                        None
+                    } else {
+                        namespaces.clone()
+                    },
                     names: names.clone(),
                 };
                 match (r.effect, cov) {

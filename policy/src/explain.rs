@@ -7,8 +7,8 @@
 //! but not shown.
 
 use crate::decide::{
-    coverage, inapplicable, kinds_match, Prepared, is_assigned, is_discovery_path, ClusterContext, Coverage, Decision,
-    RequestAttributes, UserContext, BUILTIN_DISCOVERY,
+    coverage, inapplicable, is_assigned, is_discovery_path, kinds_match, ClusterContext, Coverage,
+    Decision, Prepared, RequestAttributes, UserContext, BUILTIN_DISCOVERY,
 };
 use crate::model::{PolicySet, Rule, Target};
 use crate::spec::Effect;
@@ -88,7 +88,11 @@ fn summarize(rule: &Rule) -> String {
     let verbs = rule.verbs.names().join(",");
     match &rule.target {
         Target::NonResource { urls } => format!("verbs [{verbs}] on nonResourceURLs {urls}"),
-        Target::Resources { kinds, namespaces, names } => {
+        Target::Resources {
+            kinds,
+            namespaces,
+            names,
+        } => {
             let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
             let mut s = format!("verbs [{verbs}] on [{}]", kinds.join(", "));
             if let Some(ns) = namespaces {
@@ -107,7 +111,11 @@ fn failures(rule: &Rule, p: &Prepared<'_>) -> Vec<String> {
     let req = p.req;
     let mut out = Vec::new();
     if !rule.verbs.contains(&req.verb) {
-        out.push(format!("verb {:?} not in [{}]", req.verb, rule.verbs.names().join(", ")));
+        out.push(format!(
+            "verb {:?} not in [{}]",
+            req.verb,
+            rule.verbs.names().join(", ")
+        ));
     }
     match (&rule.target, &req.non_resource_path) {
         (Target::NonResource { urls }, Some(p)) => {
@@ -116,8 +124,17 @@ fn failures(rule: &Rule, p: &Prepared<'_>) -> Vec<String> {
             }
         }
         (Target::NonResource { .. }, None) => out.push("rule is for non-resource URLs".into()),
-        (Target::Resources { .. }, Some(_)) => out.push("rule is for resources, request is a non-resource URL".into()),
-        (Target::Resources { kinds, namespaces, names }, None) => {
+        (Target::Resources { .. }, Some(_)) => {
+            out.push("rule is for resources, request is a non-resource URL".into())
+        }
+        (
+            Target::Resources {
+                kinds,
+                namespaces,
+                names,
+            },
+            None,
+        ) => {
             if !kinds_match(rule, kinds, p) {
                 let shown: Vec<String> = kinds.iter().map(ToString::to_string).collect();
                 let mut res = req.resource.clone();
@@ -128,8 +145,12 @@ fn failures(rule: &Rule, p: &Prepared<'_>) -> Vec<String> {
             }
             if let Some(ns) = namespaces {
                 match (&req.namespace, &req.name) {
-                    (Some(n), _) if !ns.matches(n) => out.push(format!("namespace {n:?} not in {ns}")),
-                    (None, Some(_)) => out.push(format!("cluster-scoped request, rule limited to namespaces {ns}")),
+                    (Some(n), _) if !ns.matches(n) => {
+                        out.push(format!("namespace {n:?} not in {ns}"))
+                    }
+                    (None, Some(_)) => out.push(format!(
+                        "cluster-scoped request, rule limited to namespaces {ns}"
+                    )),
                     _ => {}
                 }
             }
@@ -145,7 +166,12 @@ fn failures(rule: &Rule, p: &Prepared<'_>) -> Vec<String> {
 
 impl PolicySet {
     /// Decides `req` and records every rule that matched or nearly matched.
-    pub fn explain(&self, user: &UserContext, cluster: &ClusterContext, req: &RequestAttributes) -> Explanation {
+    pub fn explain(
+        &self,
+        user: &UserContext,
+        cluster: &ClusterContext,
+        req: &RequestAttributes,
+    ) -> Explanation {
         let app = self.applicable(user, cluster);
         let decision = app.decide(req);
         let prepared = self.prepare(req);
@@ -184,7 +210,11 @@ impl PolicySet {
                 });
             }
         }
-        let discovery_default = req.non_resource_path.as_deref().is_some_and(is_discovery_path) && req.verb == "get";
+        let discovery_default = req
+            .non_resource_path
+            .as_deref()
+            .is_some_and(is_discovery_path)
+            && req.verb == "get";
         Explanation {
             user: user.name.clone(),
             cluster: cluster.name.clone(),
@@ -200,7 +230,11 @@ impl PolicySet {
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "user {} on cluster {}: {}", self.user, self.cluster, self.request)?;
+        writeln!(
+            f,
+            "user {} on cluster {}: {}",
+            self.user, self.cluster, self.request
+        )?;
         writeln!(f, "decision: {}", self.decision)?;
         if self.applicable.is_empty() {
             writeln!(f, "applicable policies: none")?;
@@ -229,7 +263,11 @@ impl fmt::Display for Explanation {
                 (RuleOutcome::NearMiss(_), _) => "near   ".to_string(),
                 (_, Some(_)) => "inert  ".to_string(),
             };
-            let name = r.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let name = r
+                .name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
             writeln!(
                 f,
                 "  {status} {effect} {}.actions[{}]{name} {}:{}: {}",
@@ -238,14 +276,19 @@ impl fmt::Display for Explanation {
             match (&r.outcome, &r.policy_inapplicable) {
                 (RuleOutcome::NearMiss(why), _) => writeln!(f, "          but {why}")?,
                 (_, Some(why)) => writeln!(f, "          but policy does not apply: {why}")?,
-                (RuleOutcome::PartlyMatched, None) => {
-                    writeln!(f, "          covers only some objects (name/namespace patterns)")?
-                }
+                (RuleOutcome::PartlyMatched, None) => writeln!(
+                    f,
+                    "          covers only some objects (name/namespace patterns)"
+                )?,
                 _ => {}
             }
         }
         if self.hidden_rules > 0 {
-            writeln!(f, "({} other rules of the user's policies are not close)", self.hidden_rules)?;
+            writeln!(
+                f,
+                "({} other rules of the user's policies are not close)",
+                self.hidden_rules
+            )?;
         }
         Ok(())
     }

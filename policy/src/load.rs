@@ -27,11 +27,7 @@ pub(crate) fn expand_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<PathBuf>, 
             })?;
             let mut files: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file()
-                        && f.extension()
-                            .is_some_and(|e| e == "yaml" || e == "yml")
-                })
+                .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
                 .collect();
             files.sort();
             out.extend(files);
@@ -100,7 +96,12 @@ fn serde_diag(file: &str, offset: usize, err: &serde_yaml::Error) -> Diagnostic 
 
 /// Parses and validates the policies in one file's text. Documents of kind
 /// `PolicyTestSuite` are skipped.
-pub(crate) fn parse_file(file: &str, text: &str, out: &mut Vec<Policy>, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn parse_file(
+    file: &str,
+    text: &str,
+    out: &mut Vec<Policy>,
+    diags: &mut Vec<Diagnostic>,
+) {
     for (offset, doc) in split_documents(text) {
         let value: serde_yaml::Value = match serde_yaml::from_str(&doc) {
             Ok(v) => v,
@@ -131,7 +132,10 @@ pub(crate) fn parse_file(file: &str, text: &str, out: &mut Vec<Policy>, diags: &
                 continue;
             }
             None => {
-                ck.error(&FieldPath(vec![Seg::Key("kind")]), "missing kind (expected \"Policy\")");
+                ck.error(
+                    &FieldPath(vec![Seg::Key("kind")]),
+                    "missing kind (expected \"Policy\")",
+                );
                 diags.append(&mut ck.out);
                 continue;
             }
@@ -171,7 +175,10 @@ fn check_duplicates(policies: &[Policy], diags: &mut Vec<Diagnostic>) {
 
 /// Builds a set from (file name, text) pairs; shared by the file loader,
 /// tests and the fuzz target.
-pub(crate) fn from_sources(sources: &[(String, String)], files: Vec<PathBuf>) -> Result<PolicySet, LoadError> {
+pub(crate) fn from_sources(
+    sources: &[(String, String)],
+    files: Vec<PathBuf>,
+) -> Result<PolicySet, LoadError> {
     let mut policies = Vec::new();
     let mut diags = Vec::new();
     for (name, text) in sources {
@@ -226,7 +233,10 @@ pub fn fuzz_load(data: &[u8]) {
         for d in diags {
             assert_eq!(d.file, "fuzz.yaml");
             if let Some(line) = d.line {
-                assert!(line >= 1 && line <= lines + 1, "line {line} outside 1..={lines}: {d}");
+                assert!(
+                    line >= 1 && line <= lines + 1,
+                    "line {line} outside 1..={lines}: {d}"
+                );
             }
         }
     }

@@ -200,24 +200,59 @@ spec:
         assert_eq!(locate(DOC, &p(vec![Key("kind")])), 2);
         assert_eq!(locate(DOC, &p(vec![Key("metadata"), Key("name")])), 4);
         assert_eq!(
-            locate(DOC, &p(vec![Key("spec"), Key("resources"), Key("clusters"), Index(1)])),
+            locate(
+                DOC,
+                &p(vec![
+                    Key("spec"),
+                    Key("resources"),
+                    Key("clusters"),
+                    Index(1)
+                ])
+            ),
             8
         );
-        assert_eq!(locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(0)])), 10);
         assert_eq!(
-            locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(0), Key("verbs")])),
+            locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(0)])),
+            10
+        );
+        assert_eq!(
+            locate(
+                DOC,
+                &p(vec![Key("spec"), Key("actions"), Index(0), Key("verbs")])
+            ),
             12
         );
         assert_eq!(
-            locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(1), Key("effect")])),
+            locate(
+                DOC,
+                &p(vec![Key("spec"), Key("actions"), Index(1), Key("effect")])
+            ),
             14
         );
         assert_eq!(
-            locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(1), Key("verbs"), Index(1)])),
+            locate(
+                DOC,
+                &p(vec![
+                    Key("spec"),
+                    Key("actions"),
+                    Index(1),
+                    Key("verbs"),
+                    Index(1)
+                ])
+            ),
             17
         );
         assert_eq!(
-            locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(1), Key("names"), Index(0)])),
+            locate(
+                DOC,
+                &p(vec![
+                    Key("spec"),
+                    Key("actions"),
+                    Index(1),
+                    Key("names"),
+                    Index(0)
+                ])
+            ),
             19
         );
     }
@@ -226,7 +261,10 @@ spec:
     fn falls_back_to_the_deepest_ancestor() {
         use Seg::*;
         assert_eq!(
-            locate(DOC, &p(vec![Key("spec"), Key("actions"), Index(7), Key("verbs")])),
+            locate(
+                DOC,
+                &p(vec![Key("spec"), Key("actions"), Index(7), Key("verbs")])
+            ),
             9
         );
         assert_eq!(locate(DOC, &p(vec![Key("spec"), Key("nothing")])), 5);
@@ -235,7 +273,13 @@ spec:
     #[test]
     fn prints_paths_like_kubectl() {
         use Seg::*;
-        let path = p(vec![Key("spec"), Key("actions"), Index(1), Key("verbs"), Index(2)]);
+        let path = p(vec![
+            Key("spec"),
+            Key("actions"),
+            Index(1),
+            Key("verbs"),
+            Index(2),
+        ]);
         assert_eq!(path.to_string(), "spec.actions[1].verbs[2]");
     }
 }

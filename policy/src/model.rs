@@ -242,7 +242,12 @@ impl PolicySet {
                     Target::Resources { kinds, .. } => kinds.len() > 1,
                     Target::NonResource { .. } => true,
                 };
-                set.heads.push(RuleHead { verbs: r.verbs, gid, rid, check_full });
+                set.heads.push(RuleHead {
+                    verbs: r.verbs,
+                    gid,
+                    rid,
+                    check_full,
+                });
             }
         }
         for (i, p) in policies.iter().enumerate() {

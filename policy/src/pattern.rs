@@ -102,7 +102,10 @@ impl Pattern {
             return Ok(Pattern::Literal(text.into()));
         }
         let stars = text.matches('*').count();
-        let others = text.chars().filter(|&c| c != '*' && is_glob_meta(c)).count();
+        let others = text
+            .chars()
+            .filter(|&c| c != '*' && is_glob_meta(c))
+            .count();
         if stars == 1 && others == 0 && !text.contains('\\') {
             if let Some(p) = text.strip_suffix('*') {
                 return Ok(Pattern::Prefix(p.into()));
@@ -211,7 +214,10 @@ mod tests {
 
     #[test]
     fn literal_matches_only_itself() {
-        assert!(matches!(Pattern::parse("david").unwrap(), Pattern::Literal(_)));
+        assert!(matches!(
+            Pattern::parse("david").unwrap(),
+            Pattern::Literal(_)
+        ));
         assert!(m("david", "david"));
         assert!(!m("david", "david-1"));
         assert!(!m("david", "davi"));
@@ -226,19 +232,28 @@ mod tests {
 
     #[test]
     fn prefix_and_suffix_globs() {
-        assert!(matches!(Pattern::parse("david-*").unwrap(), Pattern::Prefix(_)));
+        assert!(matches!(
+            Pattern::parse("david-*").unwrap(),
+            Pattern::Prefix(_)
+        ));
         assert!(m("david-*", "david-1"));
         assert!(m("david-*", "david-"));
         assert!(!m("david-*", "david"));
         assert!(!m("david-*", "xdavid-1"));
-        assert!(matches!(Pattern::parse("*-prod").unwrap(), Pattern::Suffix(_)));
+        assert!(matches!(
+            Pattern::parse("*-prod").unwrap(),
+            Pattern::Suffix(_)
+        ));
         assert!(m("*-prod", "eu-prod"));
         assert!(!m("*-prod", "eu-prod-2"));
     }
 
     #[test]
     fn general_globs() {
-        assert!(matches!(Pattern::parse("nginx-?").unwrap(), Pattern::Glob(..)));
+        assert!(matches!(
+            Pattern::parse("nginx-?").unwrap(),
+            Pattern::Glob(..)
+        ));
         assert!(m("nginx-?", "nginx-1"));
         assert!(!m("nginx-?", "nginx-10"));
         assert!(m("{dev,staging}-*", "staging-eu"));
@@ -252,7 +267,10 @@ mod tests {
 
     #[test]
     fn anchored_regex() {
-        assert!(matches!(Pattern::parse("^david-[0-9]+$").unwrap(), Pattern::Regex(..)));
+        assert!(matches!(
+            Pattern::parse("^david-[0-9]+$").unwrap(),
+            Pattern::Regex(..)
+        ));
         assert!(m("^david-[0-9]+$", "david-42"));
         assert!(!m("^david-[0-9]+$", "david-x"));
         assert!(!m("^david-[0-9]+$", "david-42x"));

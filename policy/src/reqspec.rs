@@ -24,7 +24,10 @@ pub fn parse_request_args<S: AsRef<str>>(args: &[S]) -> Result<RequestAttributes
             }
             "-A" | "--all-namespaces" => namespace = None,
             _ => {
-                if let Some(ns) = a.strip_prefix("--namespace=").or_else(|| a.strip_prefix("-n=")) {
+                if let Some(ns) = a
+                    .strip_prefix("--namespace=")
+                    .or_else(|| a.strip_prefix("-n="))
+                {
                     namespace = Some(ns.to_string());
                 } else if a.starts_with('-') && a.len() > 1 {
                     return Err(format!("unknown flag {a:?}"));
@@ -37,12 +40,20 @@ pub fn parse_request_args<S: AsRef<str>>(args: &[S]) -> Result<RequestAttributes
     let (verb, target) = match positional.as_slice() {
         [verb, target] => (*verb, *target),
         [verb] if *verb == "list" || *verb == "watch" => {
-            return Err(format!("{verb} needs a resource, e.g. `{verb} pods -n default`"))
+            return Err(format!(
+                "{verb} needs a resource, e.g. `{verb} pods -n default`"
+            ))
         }
-        _ => return Err("expected VERB TARGET [-n NAMESPACE], e.g. `get pods/web-1 -n default`".into()),
+        _ => {
+            return Err(
+                "expected VERB TARGET [-n NAMESPACE], e.g. `get pods/web-1 -n default`".into(),
+            )
+        }
     };
     if verb.is_empty() || !verb.chars().all(|c| c.is_ascii_lowercase()) {
-        return Err(format!("bad verb {verb:?}: verbs are lower-case words such as get or exec"));
+        return Err(format!(
+            "bad verb {verb:?}: verbs are lower-case words such as get or exec"
+        ));
     }
     let mut req = RequestAttributes {
         verb: verb.to_string(),
@@ -60,10 +71,16 @@ pub fn parse_request_args<S: AsRef<str>>(args: &[S]) -> Result<RequestAttributes
     let name = parts.next();
     let sub = parts.next();
     if parts.next().is_some() {
-        return Err(format!("bad target {target:?}: expected RESOURCE[.GROUP][/NAME[/SUBRESOURCE]]"));
+        return Err(format!(
+            "bad target {target:?}: expected RESOURCE[.GROUP][/NAME[/SUBRESOURCE]]"
+        ));
     }
     let (resource, group) = kind.split_once('.').unwrap_or((kind, ""));
-    let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
     if !ok(resource) || (!group.is_empty() && !ok(group)) {
         return Err(format!("bad resource {kind:?}"));
     }
@@ -112,7 +129,10 @@ mod tests {
     #[test]
     fn parses_groups_subresources_and_session_verbs() {
         let r = parse_request("get deployments.apps/web/scale --namespace=shop").unwrap();
-        assert_eq!((r.resource.as_str(), r.api_group.as_str()), ("deployments", "apps"));
+        assert_eq!(
+            (r.resource.as_str(), r.api_group.as_str()),
+            ("deployments", "apps")
+        );
         assert_eq!(r.subresource, "scale");
         assert_eq!(r.namespace.as_deref(), Some("shop"));
         let r = parse_request("exec pods/nginx-1 -n default").unwrap();

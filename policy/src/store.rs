@@ -98,7 +98,11 @@ impl PolicyStore {
                     rules: set.rule_count(),
                 };
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
-                tracing::info!(policies = report.policies, rules = report.rules, "policy set reloaded");
+                tracing::info!(
+                    policies = report.policies,
+                    rules = report.rules,
+                    "policy set reloaded"
+                );
                 Ok(report)
             }
             Err(e) => {

@@ -22,13 +22,19 @@ fn set(docs: &[String]) -> PolicySet {
 }
 
 fn user(name: &str) -> UserContext {
-    UserContext { name: name.into(), ..Default::default() }
+    UserContext {
+        name: name.into(),
+        ..Default::default()
+    }
 }
 
 fn cluster(name: &str, tags: &[(&str, &str)]) -> ClusterContext {
     ClusterContext {
         name: name.into(),
-        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -44,7 +50,14 @@ fn allows(s: &PolicySet, u: &UserContext, c: &ClusterContext, r: &str) -> bool {
 fn default_is_deny() {
     let s = PolicySet::empty();
     let d = s.decide(&user("u"), &cluster("c", &[]), &req("get pods/a -n x"));
-    assert_eq!(d, Decision::Deny { policy: None, rule: None, reason: DenyReason::NoApplicablePolicy });
+    assert_eq!(
+        d,
+        Decision::Deny {
+            policy: None,
+            rule: None,
+            reason: DenyReason::NoApplicablePolicy
+        }
+    );
 }
 
 #[test]
@@ -87,18 +100,33 @@ fn resources_match_with_groups_and_wildcards() {
     let (u, c) = (user("u"), cluster("c", &[]));
     assert!(allows(&s, &u, &c, "get pods/a -n x"));
     assert!(allows(&s, &u, &c, "get deployments.apps/a -n x"));
-    assert!(!allows(&s, &u, &c, "get deployments/a -n x"), "core group has no deployments rule");
+    assert!(
+        !allows(&s, &u, &c, "get deployments/a -n x"),
+        "core group has no deployments rule"
+    );
     assert!(allows(&s, &u, &c, "get cronjobs.batch/a -n x"));
     assert!(allows(&s, &u, &c, "get widgets.example.com/a -n x"));
     assert!(!allows(&s, &u, &c, "get gadgets.example.com/a -n x"));
-    let all = set(&[assigned_to_u("p", "  - {effect: allow, resources: [\"*\"], verbs: [get]}\n")]);
-    assert!(allows(&all, &u, &c, "get gadgets.example.com/a -n x"), "* covers CRDs");
-    assert!(allows(&all, &u, &c, "get nodes/n1"), "no namespaces field covers cluster scope");
+    let all = set(&[assigned_to_u(
+        "p",
+        "  - {effect: allow, resources: [\"*\"], verbs: [get]}\n",
+    )]);
+    assert!(
+        allows(&all, &u, &c, "get gadgets.example.com/a -n x"),
+        "* covers CRDs"
+    );
+    assert!(
+        allows(&all, &u, &c, "get nodes/n1"),
+        "no namespaces field covers cluster scope"
+    );
 }
 
 #[test]
 fn session_verbs_are_distinct_from_get() {
-    let s = set(&[assigned_to_u("p", "  - {effect: allow, resources: [pods], verbs: [get, list, watch]}\n")]);
+    let s = set(&[assigned_to_u(
+        "p",
+        "  - {effect: allow, resources: [pods], verbs: [get, list, watch]}\n",
+    )]);
     let (u, c) = (user("u"), cluster("c", &[]));
     assert!(allows(&s, &u, &c, "get pods/a -n x"));
     for v in ["exec", "attach", "portforward", "log", "proxy"] {
@@ -108,14 +136,21 @@ fn session_verbs_are_distinct_from_get() {
 
 #[test]
 fn deny_beats_allow_whatever_the_priority() {
-    let allow = assigned_to_u("a", "  - {effect: allow, resources: [\"*\"], verbs: [\"*\"]}\n")
-        .replace("spec:\n", "spec:\n  priority: 1000\n");
+    let allow = assigned_to_u(
+        "a",
+        "  - {effect: allow, resources: [\"*\"], verbs: [\"*\"]}\n",
+    )
+    .replace("spec:\n", "spec:\n  priority: 1000\n");
     let deny = assigned_to_u("z", "  - {name: no-nginx, effect: deny, resources: [pods], names: [\"nginx*\"], verbs: [exec]}\n");
     let s = set(&[allow, deny]);
     let (u, c) = (user("u"), cluster("c", &[]));
     let d = s.decide(&u, &c, &req("exec pods/nginx-1 -n default"));
     match d {
-        Decision::Deny { policy, rule, reason } => {
+        Decision::Deny {
+            policy,
+            rule,
+            reason,
+        } => {
             assert_eq!(policy.as_deref(), Some("z"));
             assert_eq!(rule.unwrap().name.as_deref(), Some("no-nginx"));
             assert_eq!(reason, DenyReason::ExplicitDeny);
@@ -133,8 +168,18 @@ fn clusters_match_by_pattern() {
         "  - {effect: allow, resources: [\"*\"], verbs: [get]}\n",
     )]);
     let u = user("u");
-    for (c, ok) in [("eu-west", true), ("us-1", true), ("lab", true), ("us-x", false), ("prod", false)] {
-        assert_eq!(allows(&s, &u, &cluster(c, &[]), "get pods/a -n x"), ok, "{c}");
+    for (c, ok) in [
+        ("eu-west", true),
+        ("us-1", true),
+        ("lab", true),
+        ("us-x", false),
+        ("prod", false),
+    ] {
+        assert_eq!(
+            allows(&s, &u, &cluster(c, &[]), "get pods/a -n x"),
+            ok,
+            "{c}"
+        );
     }
 }
 
@@ -152,8 +197,16 @@ fn conditions_test_tags_and_attributes_by_equality_membership_and_pattern() {
     ]);
     let dev = cluster("c1", &[("ClusterType", "dev")]);
     assert!(allows(&s, &u, &dev, "get pods/a -n x"));
-    assert!(!allows(&s, &u, &cluster("c1", &[("ClusterType", "prod")]), "get pods/a -n x"));
-    assert!(!allows(&s, &u, &cluster("c1", &[]), "get pods/a -n x"), "missing tag is false");
+    assert!(!allows(
+        &s,
+        &u,
+        &cluster("c1", &[("ClusterType", "prod")]),
+        "get pods/a -n x"
+    ));
+    assert!(
+        !allows(&s, &u, &cluster("c1", &[]), "get pods/a -n x"),
+        "missing tag is false"
+    );
     let mut v = u.clone();
     v.attributes.insert("team".into(), "sales".into());
     assert!(!allows(&s, &v, &dev, "get pods/a -n x"));
@@ -202,11 +255,16 @@ fn subject_is_chosen_by_priority_then_name() {
     };
     let (u, c) = (user("u"), cluster("c", &[]));
     let subject = |s: &PolicySet| match s.decide(&u, &c, &req("get pods/a -n x")) {
-        Decision::Allow { subjects, policy, .. } => (subjects, policy.to_string()),
+        Decision::Allow {
+            subjects, policy, ..
+        } => (subjects, policy.to_string()),
         d => panic!("{d}"),
     };
     let (subj, pol) = subject(&set(&[mk("b", 5, "viewers"), mk("a", 1, "editors")]));
-    assert_eq!((subj.user.as_str(), subj.groups.as_slice(), pol.as_str()), ("sa:u", &["viewers".to_string()][..], "b"));
+    assert_eq!(
+        (subj.user.as_str(), subj.groups.as_slice(), pol.as_str()),
+        ("sa:u", &["viewers".to_string()][..], "b")
+    );
     let (_, pol) = subject(&set(&[mk("b", 1, "viewers"), mk("a", 1, "editors")]));
     assert_eq!(pol, "a", "equal priority: first by name");
 }
@@ -215,9 +273,21 @@ fn subject_is_chosen_by_priority_then_name() {
 fn discovery_is_allowed_by_default_and_a_deny_overrides_it() {
     let (u, c) = (user("u"), cluster("c", &[]));
     let s = PolicySet::empty();
-    for p in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/healthz", "/readyz", "/livez"] {
+    for p in [
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/apis/apps/v1",
+        "/version",
+        "/openapi/v3",
+        "/healthz",
+        "/readyz",
+        "/livez",
+    ] {
         match s.decide(&u, &c, &req(&format!("get {p}"))) {
-            Decision::Allow { policy, subjects, .. } => {
+            Decision::Allow {
+                policy, subjects, ..
+            } => {
                 assert_eq!(&*policy, BUILTIN_DISCOVERY);
                 assert_eq!(subjects.groups, vec![AUTHENTICATED_GROUP.to_string()]);
             }
@@ -227,21 +297,30 @@ fn discovery_is_allowed_by_default_and_a_deny_overrides_it() {
     assert!(!allows(&s, &u, &c, "get /metrics"));
     assert!(!allows(&s, &u, &c, "get /apiss"));
     assert!(!allows(&s, &u, &c, "create /api"));
-    let deny = set(&[assigned_to_u("p", "  - {effect: deny, nonResourceURLs: [\"/openapi/*\"], verbs: [get]}\n")]);
+    let deny = set(&[assigned_to_u(
+        "p",
+        "  - {effect: deny, nonResourceURLs: [\"/openapi/*\"], verbs: [get]}\n",
+    )]);
     assert!(!allows(&deny, &u, &c, "get /openapi/v2"));
     assert!(allows(&deny, &u, &c, "get /version"));
     let e = deny.explain(&u, &c, &req("get /openapi/v2")).to_string();
-    assert!(e.contains(BUILTIN_DISCOVERY) && e.contains("DENY by policy p"), "{e}");
+    assert!(
+        e.contains(BUILTIN_DISCOVERY) && e.contains("DENY by policy p"),
+        "{e}"
+    );
 }
 
 #[test]
 fn recording_is_required_for_exec_and_attach_unless_optional() {
     let act = "  - {effect: allow, resources: [pods], verbs: [exec, attach, portforward]}\n";
     let req_set = set(&[assigned_to_u("p", act)]);
-    let opt_set = set(&[assigned_to_u("p", act).replace("spec:\n", "spec:\n  sessionRecording: optional\n")]);
+    let opt_set =
+        set(&[assigned_to_u("p", act).replace("spec:\n", "spec:\n  sessionRecording: optional\n")]);
     let (u, c) = (user("u"), cluster("c", &[]));
     let rec = |s: &PolicySet, r: &str| match s.decide(&u, &c, &req(r)) {
-        Decision::Allow { require_recording, .. } => require_recording,
+        Decision::Allow {
+            require_recording, ..
+        } => require_recording,
         d => panic!("{d}"),
     };
     assert!(rec(&req_set, "exec pods/a -n x"));
@@ -272,20 +351,50 @@ fn partial_rules_filter_lists_but_deny_unfilterable_requests() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(s.list_scope(&u, &c, "list", "", "services", None), ListScope::None));
+    assert!(matches!(
+        s.list_scope(&u, &c, "list", "", "services", None),
+        ListScope::None
+    ));
 }
 
 #[test]
 fn explain_shows_matches_and_near_misses() {
-    let s = PolicySet::load(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/policies")]).unwrap();
-    let e = s.explain(&user("david"), &cluster("prod", &[("ClusterType", "prod")]), &req("delete pods/nginx-1 -n default"));
+    let s =
+        PolicySet::load(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/policies")]).unwrap();
+    let e = s.explain(
+        &user("david"),
+        &cluster("prod", &[("ClusterType", "prod")]),
+        &req("delete pods/nginx-1 -n default"),
+    );
     let text = e.to_string();
-    assert!(text.contains("decision: DENY: no rule allows this request"), "{text}");
-    assert!(text.contains("near    allow david.actions[0] (own-namespace)"), "{text}");
-    assert!(text.contains("but namespace \"default\" not in [david]"), "{text}");
-    assert!(text.contains("david.actions[2] (no-exec-into-nginx)") && text.contains("verb \"delete\" not in [exec]"), "{text}");
+    assert!(
+        text.contains("decision: DENY: no rule allows this request"),
+        "{text}"
+    );
+    assert!(
+        text.contains("near    allow david.actions[0] (own-namespace)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("but namespace \"default\" not in [david]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("david.actions[2] (no-exec-into-nginx)")
+            && text.contains("verb \"delete\" not in [exec]"),
+        "{text}"
+    );
     assert!(!e.rules.is_empty());
-    let e = s.explain(&user("sam"), &cluster("prod", &[("ClusterType", "prod")]), &req("list pods -n sam"));
+    let e = s.explain(
+        &user("sam"),
+        &cluster("prod", &[("ClusterType", "prod")]),
+        &req("list pods -n sam"),
+    );
     let text = e.to_string();
-    assert!(text.contains("policy does not apply: condition cluster tag ClusterType matches dev* is false"), "{text}");
+    assert!(
+        text.contains(
+            "policy does not apply: condition cluster tag ClusterType matches dev* is false"
+        ),
+        "{text}"
+    );
 }

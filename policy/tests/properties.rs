@@ -38,7 +38,13 @@ fn rule_gen() -> impl Strategy<Value = RuleGen> {
         proptest::option::of(0..NAMES.len()),
         proptest::collection::vec(0..VERBS.len(), 1..3),
     )
-        .prop_map(|(deny, resource, namespace, name, verbs)| RuleGen { deny, resource, namespace, name, verbs })
+        .prop_map(|(deny, resource, namespace, name, verbs)| RuleGen {
+            deny,
+            resource,
+            namespace,
+            name,
+            verbs,
+        })
 }
 
 fn policy_gen() -> impl Strategy<Value = PolicyGen> {
@@ -50,14 +56,16 @@ fn policy_gen() -> impl Strategy<Value = PolicyGen> {
         any::<bool>(),
         proptest::collection::vec(rule_gen(), 1..4),
     )
-        .prop_map(|(priority, users, everyone, cluster_glob, dev_only, rules)| PolicyGen {
-            priority,
-            everyone: everyone || users.is_empty(),
-            users,
-            cluster_glob,
-            dev_only,
-            rules,
-        })
+        .prop_map(
+            |(priority, users, everyone, cluster_glob, dev_only, rules)| PolicyGen {
+                priority,
+                everyone: everyone || users.is_empty(),
+                users,
+                cluster_glob,
+                dev_only,
+                rules,
+            },
+        )
 }
 
 fn yaml(i: usize, p: &PolicyGen) -> String {
@@ -72,7 +80,10 @@ fn yaml(i: usize, p: &PolicyGen) -> String {
     if p.everyone {
         s += "    everyone: true\n";
     }
-    s += &format!("  resources:\n    clusters: [\"{}\"]\n", if p.cluster_glob { "c*" } else { "c0" });
+    s += &format!(
+        "  resources:\n    clusters: [\"{}\"]\n",
+        if p.cluster_glob { "c*" } else { "c0" }
+    );
     s += &format!("  subjects:\n    groups: [g{i}]\n");
     if p.dev_only {
         s += "  conditions:\n  - clusterTag: ClusterType\n    equals: dev\n";
@@ -114,27 +125,47 @@ fn case_gen() -> impl Strategy<Value = Case> {
         0..2usize,
         any::<bool>(),
         0..VERBS.len(),
-        prop::sample::select(vec![("pods", ""), ("deployments", "apps"), ("secrets", ""), ("nodes", "")]),
-        proptest::option::of(prop::sample::select(vec!["ns0", "ns1", "kube-system", "other"])),
-        proptest::option::of(prop::sample::select(vec!["a", "a1", "b1", "b12", "nginx-1", "z"])),
+        prop::sample::select(vec![
+            ("pods", ""),
+            ("deployments", "apps"),
+            ("secrets", ""),
+            ("nodes", ""),
+        ]),
+        proptest::option::of(prop::sample::select(vec![
+            "ns0",
+            "ns1",
+            "kube-system",
+            "other",
+        ])),
+        proptest::option::of(prop::sample::select(vec![
+            "a", "a1", "b1", "b12", "nginx-1", "z",
+        ])),
     )
-        .prop_map(|(user, cluster, dev, verb, (resource, group), namespace, name)| Case {
-            user,
-            cluster,
-            dev,
-            verb,
-            resource,
-            group,
-            namespace,
-            name,
-        })
+        .prop_map(
+            |(user, cluster, dev, verb, (resource, group), namespace, name)| Case {
+                user,
+                cluster,
+                dev,
+                verb,
+                resource,
+                group,
+                namespace,
+                name,
+            },
+        )
 }
 
 fn contexts(c: &Case) -> (UserContext, ClusterContext, RequestAttributes) {
-    let user = UserContext { name: format!("u{}", c.user), ..Default::default() };
+    let user = UserContext {
+        name: format!("u{}", c.user),
+        ..Default::default()
+    };
     let cluster = ClusterContext {
         name: format!("c{}", c.cluster),
-        tags: BTreeMap::from([("ClusterType".to_string(), if c.dev { "dev" } else { "prod" }.to_string())]),
+        tags: BTreeMap::from([(
+            "ClusterType".to_string(),
+            if c.dev { "dev" } else { "prod" }.to_string(),
+        )]),
     };
     let mut name = c.name.map(str::to_string);
     if VERBS[c.verb] == "create" {
@@ -153,8 +184,13 @@ fn contexts(c: &Case) -> (UserContext, ClusterContext, RequestAttributes) {
 }
 
 fn build(policies: &[PolicyGen]) -> PolicySet {
-    let docs: Vec<String> = policies.iter().enumerate().map(|(i, p)| yaml(i, p)).collect();
-    PolicySet::from_yaml_str("gen.yaml", &docs.join("---\n")).unwrap_or_else(|e| panic!("{e}\n{}", docs.join("---\n")))
+    let docs: Vec<String> = policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| yaml(i, p))
+        .collect();
+    PolicySet::from_yaml_str("gen.yaml", &docs.join("---\n"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", docs.join("---\n")))
 }
 
 const OBJECTS: &[(Option<&str>, &str)] = &[
@@ -165,8 +201,20 @@ const OBJECTS: &[(Option<&str>, &str)] = &[
     (None, "a"),
 ];
 
-fn visibility(s: &PolicySet, u: &UserContext, c: &ClusterContext, r: &RequestAttributes) -> Vec<bool> {
-    match s.list_scope(u, c, &r.verb, &r.api_group, &r.resource, r.namespace.as_deref()) {
+fn visibility(
+    s: &PolicySet,
+    u: &UserContext,
+    c: &ClusterContext,
+    r: &RequestAttributes,
+) -> Vec<bool> {
+    match s.list_scope(
+        u,
+        c,
+        &r.verb,
+        &r.api_group,
+        &r.resource,
+        r.namespace.as_deref(),
+    ) {
         ListScope::All => vec![true; OBJECTS.len()],
         ListScope::None => vec![false; OBJECTS.len()],
         ListScope::Filter(f) => OBJECTS.iter().map(|(ns, n)| f.visible(*ns, n)).collect(),

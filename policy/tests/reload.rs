@@ -22,8 +22,14 @@ fn write(dir: &Path, file: &str, name: &str, res: &str) {
 }
 
 fn can_get(store: &PolicyStore, res: &str) -> bool {
-    let u = UserContext { name: "u".into(), ..Default::default() };
-    let c = ClusterContext { name: "c".into(), ..Default::default() };
+    let u = UserContext {
+        name: "u".into(),
+        ..Default::default()
+    };
+    let c = ClusterContext {
+        name: "c".into(),
+        ..Default::default()
+    };
     let r = parse_request(&format!("get {res}/x -n ns")).unwrap();
     store.current().decide(&u, &c, &r).is_allow()
 }
@@ -48,7 +54,10 @@ fn reload_swaps_valid_sets_and_keeps_the_old_one_on_error() {
 
     touch_later();
     write(dir.path(), "a.yaml", "a", "secrets");
-    let report = store.poll_changes().expect("change noticed").expect("valid set");
+    let report = store
+        .poll_changes()
+        .expect("change noticed")
+        .expect("valid set");
     assert_eq!((report.policies, report.rules), (1, 1));
     assert!(can_get(&store, "secrets"));
     assert!(!can_get(&store, "pods"));
@@ -58,12 +67,23 @@ fn reload_swaps_valid_sets_and_keeps_the_old_one_on_error() {
     // including the valid file, and the old set stays.
     touch_later();
     write(dir.path(), "b.yaml", "b", "services");
-    std::fs::write(dir.path().join("c.yaml"), DOC.replace("NAME", "c").replace("RES", "Pod")).unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        DOC.replace("NAME", "c").replace("RES", "Pod"),
+    )
+    .unwrap();
     let err = store.poll_changes().expect("change noticed").unwrap_err();
-    assert!(err.to_string().contains("c.yaml:10: spec.actions[0].resources[0]"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("c.yaml:10: spec.actions[0].resources[0]"),
+        "{err}"
+    );
     assert!(can_get(&store, "secrets"));
     assert!(!can_get(&store, "services"), "never partly applied");
-    assert!(store.poll_changes().is_none(), "the failed version is not retried until it changes");
+    assert!(
+        store.poll_changes().is_none(),
+        "the failed version is not retried until it changes"
+    );
 
     // Fix it; SIGHUP-style reload picks up everything.
     std::fs::remove_file(dir.path().join("c.yaml")).unwrap();

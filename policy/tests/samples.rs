@@ -11,7 +11,11 @@ fn samples() -> std::path::PathBuf {
 #[test]
 fn sample_cases_pass() {
     let report = run_suite(&samples().join("cases.yaml")).expect("suite runs");
-    assert!(report.results.len() >= 30, "suite shrank: {}", report.results.len());
+    assert!(
+        report.results.len() >= 30,
+        "suite shrank: {}",
+        report.results.len()
+    );
     assert!(report.ok(), "{report}");
 }
 
@@ -40,5 +44,7 @@ fn a_wrong_expectation_fails() {
     std::fs::write(dir.path().join("cases.yaml"), flipped).unwrap();
     let report = run_suite(&dir.path().join("cases.yaml")).unwrap();
     assert_eq!(report.failed(), 1, "{report}");
-    assert!(report.to_string().contains("FAIL david may not exec into nginx"));
+    assert!(report
+        .to_string()
+        .contains("FAIL david may not exec into nginx"));
 }
