@@ -274,3 +274,60 @@ pub fn sessions(out: &mut dyn Write, ss: &[SessionSummary], f: Format) -> std::i
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k8s_audit_event_has_the_upstream_shape() {
+        let t = DateTime::parse_from_rfc3339("2026-03-01T10:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let a = ApiEvent {
+            id: "0193-abc".into(),
+            time: t,
+            user: kac_event::UserInfo {
+                name: "david".into(),
+                groups: vec!["dev".into()],
+                ..Default::default()
+            },
+            source_ip: "10.0.0.1".into(),
+            cluster: "prod".into(),
+            verb: "exec".into(),
+            resource: "pods".into(),
+            subresource: "exec".into(),
+            namespace: "web".into(),
+            name: "web-1".into(),
+            api_version: "v1".into(),
+            request_uri: "/api/v1/namespaces/web/pods/web-1/exec?command=sh".into(),
+            code: 403,
+            duration_us: 1500,
+            ..Default::default()
+        };
+        let v = k8s_audit(&a);
+        assert_eq!(v["kind"], "Event");
+        assert_eq!(v["apiVersion"], "audit.k8s.io/v1");
+        assert_eq!(v["stage"], "ResponseComplete");
+        assert_eq!(v["auditID"], "0193-abc");
+        assert_eq!(v["verb"], "create");
+        assert_eq!(v["user"]["username"], "david");
+        assert_eq!(v["sourceIPs"][0], "10.0.0.1");
+        assert_eq!(v["objectRef"]["subresource"], "exec");
+        assert_eq!(v["objectRef"]["namespace"], "web");
+        assert!(v["objectRef"].get("apiGroup").is_none());
+        assert_eq!(v["responseStatus"]["code"], 403);
+        assert_eq!(v["requestReceivedTimestamp"], "2026-03-01T10:00:00.123456Z");
+        assert_eq!(v["stageTimestamp"], "2026-03-01T10:00:00.124956Z");
+        assert_eq!(v["annotations"]["authorization.k8s.io/decision"], "forbid");
+        assert_eq!(v["annotations"]["kac.io/verb"], "exec");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let mut out = Vec::new();
+        let rows = vec![vec!["a".to_string(), "bbb".into()], vec!["cc".into(), "d".into()]];
+        table(&mut out, &["X", "Y"], &rows).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "X   Y\na   bbb\ncc  d\n");
+    }
+}
