@@ -83,7 +83,15 @@ pub fn canonical_request(info: &RequestInfo) -> (Method, String, Option<String>)
         "patch" => (Method::PATCH, false),
         "delete" | "deletecollection" => (Method::DELETE, false),
         "proxy" => (Method::GET, true),
-        "watch" if p.len() >= 2 => (Method::GET, true),
+        // The legacy path form keeps a name and subresource, and is the
+        // only form for a cluster-scoped resource literally named
+        // `watch`/`proxy` (`/api/v1/watch/watch`).
+        "watch"
+            if p.len() >= 2
+                || (info.namespace.is_empty() && matches!(p[0].as_str(), "watch" | "proxy")) =>
+        {
+            (Method::GET, true)
+        }
         "watch" | "list" => {
             let mut q = String::new();
             if info.verb == "watch" {

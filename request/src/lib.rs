@@ -27,6 +27,8 @@ mod selector;
 pub use error::AttributionError;
 pub use fuzz::{canonical_request, fuzz_check};
 
+use std::borrow::Cow;
+
 use http::Method;
 
 /// The Kubernetes attributes of one request, as the apiserver computes them.
@@ -130,29 +132,29 @@ pub fn attribute(
     let grouped = segments[0] == "apis";
     // Upstream records the prefix before it finds out that
     // `/apis/{group}/{version}` is discovery (a group needs four parts).
-    info.api_prefix = segments[0].clone();
+    info.api_prefix = segments[0].to_string();
     if grouped && segments.len() < 4 {
         return Ok(info);
     }
-    let mut rest: &[String] = &segments[1..];
+    let mut rest: &[Cow<str>] = &segments[1..];
     if grouped {
-        info.api_group = rest[0].clone();
+        info.api_group = rest[0].to_string();
         rest = &rest[1..];
     }
     info.is_resource_request = true;
-    info.api_version = rest[0].clone();
+    info.api_version = rest[0].to_string();
     rest = &rest[1..];
 
     // `/{watch|proxy}/...`: the legacy verb-in-path form.
-    let verb_in_path = SPECIAL_VERBS.contains(&rest[0].as_str());
+    let verb_in_path = SPECIAL_VERBS.contains(&rest[0].as_ref());
     if verb_in_path {
         if rest.len() < 2 {
             return Err(AttributionError::MissingResource {
                 path: path.to_owned(),
-                verb: rest[0].clone(),
+                verb: rest[0].to_string(),
             });
         }
-        info.verb = rest[0].clone();
+        info.verb = rest[0].to_string();
         rest = &rest[1..];
     } else {
         let verb = match *method {
@@ -176,29 +178,29 @@ pub fn attribute(
     // `/namespaces/{ns}/{resource}/...`: drop the namespace prefix, unless
     // the path addresses the namespace object (or its status/finalize).
     if rest[0] == "namespaces" && rest.len() > 1 {
-        info.namespace = rest[1].clone();
-        if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2].as_str()) {
+        info.namespace = rest[1].to_string();
+        if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2].as_ref()) {
             rest = &rest[2..];
         }
     }
-    info.parts = rest.to_vec();
+    info.parts = rest.iter().map(|s| s.to_string()).collect();
 
     // resource/name/subresource/uninterpreted...; `proxy` has no subresource.
-    info.resource = rest[0].clone();
+    info.resource = rest[0].to_string();
     if rest.len() >= 2 {
-        info.name = rest[1].clone();
+        info.name = rest[1].to_string();
     }
     if rest.len() >= 3 && info.verb != "proxy" {
-        info.subresource = rest[2].clone();
+        info.subresource = rest[2].to_string();
     }
 
     // Query checks that hold for every resource request.
     let watch = query.single("watch")?;
-    if let Some(w) = watch {
+    if let Some(w) = &watch {
         let w = w.to_ascii_lowercase();
         if !matches!(w.as_str(), "true" | "false" | "1" | "0") {
             return Err(AttributionError::InvalidWatch {
-                value: watch.unwrap_or_default().to_owned(),
+                value: watch.as_deref().unwrap_or_default().to_owned(),
             });
         }
     }
@@ -207,9 +209,11 @@ pub fn attribute(
     // A get without a name is a list or a watch; a fieldSelector on
     // metadata.name then names the object.
     if info.name.is_empty() && info.verb == "get" {
-        let is_watch = watch.is_some_and(|w| !(w == "0" || w.eq_ignore_ascii_case("false")));
+        let is_watch = watch
+            .as_deref()
+            .is_some_and(|w| !(w == "0" || w.eq_ignore_ascii_case("false")));
         info.verb = if is_watch { "watch" } else { "list" }.to_owned();
-        if let Some(selector) = field_selector {
+        if let Some(selector) = field_selector.as_deref() {
             let name = selector::name_from_field_selector(selector).map_err(|reason| {
                 AttributionError::FieldSelector {
                     selector: selector.to_owned(),
@@ -224,7 +228,7 @@ pub fn attribute(
                         if value.parse::<i64>().is_err() {
                             return Err(AttributionError::InvalidListOption {
                                 name: option.to_owned(),
-                                value: value.to_owned(),
+                                value: value.into_owned(),
                             });
                         }
                     }

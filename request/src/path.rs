@@ -8,15 +8,18 @@
 //! control characters and bytes that are not UTF-8. One trailing slash is
 //! accepted and, as upstream, ignored for attribution.
 
+use std::borrow::Cow;
+
 use crate::AttributionError;
 
 /// A path that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DecodedPath {
+pub(crate) struct DecodedPath<'a> {
     /// The decoded path, as Go's `URL.Path` would hold it.
     pub path: String,
-    /// The decoded segments, none empty, none a dot segment.
-    pub segments: Vec<String>,
+    /// The decoded segments, none empty, none a dot segment; borrowed from
+    /// the raw path when they had no escape.
+    pub segments: Vec<Cow<'a, str>>,
 }
 
 /// Raw bytes allowed in a path segment: RFC 3986 `pchar` minus `;`, plus the
@@ -60,9 +63,10 @@ pub(crate) fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// Decode one raw segment (no `/` inside) strictly.
-fn decode_segment(raw: &str, path: &str) -> Result<String, AttributionError> {
+fn decode_segment<'a>(raw: &'a str, path: &str) -> Result<Cow<'a, str>, AttributionError> {
     let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let escaped = bytes.contains(&b'%');
+    let mut out = Vec::with_capacity(if escaped { bytes.len() } else { 0 });
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -92,11 +96,17 @@ fn decode_segment(raw: &str, path: &str) -> Result<String, AttributionError> {
             out.push(decoded);
             i += 3;
         } else {
-            out.push(b);
+            if escaped {
+                out.push(b);
+            }
             i += 1;
         }
     }
-    let segment = String::from_utf8(out).map_err(|_| AttributionError::NotUtf8)?;
+    let segment = if escaped {
+        Cow::Owned(String::from_utf8(out).map_err(|_| AttributionError::NotUtf8)?)
+    } else {
+        Cow::Borrowed(raw)
+    };
     // Raw dots are fine inside names (`my.app`), but not as `.`/`..`
     // segments nor as `..` runs, which some hop might still resolve.
     if segment == "." || segment.contains("..") {
@@ -108,7 +118,7 @@ fn decode_segment(raw: &str, path: &str) -> Result<String, AttributionError> {
 }
 
 /// Decode and split a raw (still percent-encoded) request path.
-pub(crate) fn decode_path(raw: &str) -> Result<DecodedPath, AttributionError> {
+pub(crate) fn decode_path(raw: &str) -> Result<DecodedPath<'_>, AttributionError> {
     let Some(body) = raw.strip_prefix('/') else {
         return Err(AttributionError::NotAbsolutePath {
             path: raw.to_owned(),

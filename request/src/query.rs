@@ -7,27 +7,31 @@
 //! we refuse: `;` anywhere, malformed escapes, encoded or empty parameter
 //! names, and undecodable values.
 
+use std::borrow::Cow;
+
 use crate::path::hex_value;
 use crate::AttributionError;
 
-/// The decoded query, pairs in their original order.
+/// The query, pairs in their original order, still encoded: values are
+/// validated at parse time and decoded on demand (only the few parameters
+/// attribution reads), so a long exec query costs no allocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Query {
-    pairs: Vec<(String, String)>,
+pub(crate) struct Query<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
 }
 
-impl Query {
-    /// All values of parameter `name`, in order.
-    pub(crate) fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+impl<'a> Query<'a> {
+    /// All values of parameter `name`, decoded, in order.
+    pub(crate) fn values<'b>(&'b self, name: &'b str) -> impl Iterator<Item = Cow<'a, str>> + 'b {
         self.pairs
             .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .filter(move |(k, _)| *k == name)
+            .map(|(_, v)| decode_component(v).expect("validated at parse time"))
     }
 
     /// The single value of `name`: `Ok(None)` when absent, an error when
     /// repeated (the apiserver would take the first, others the last).
-    pub(crate) fn single<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, AttributionError> {
+    pub(crate) fn single(&self, name: &str) -> Result<Option<Cow<'a, str>>, AttributionError> {
         let mut it = self.values(name);
         let first = it.next();
         if it.next().is_some() {
@@ -40,9 +44,9 @@ impl Query {
 }
 
 /// Decode a form-urlencoded component: `+` is a space, `%XX` a byte.
-fn decode_component(raw: &str) -> Result<String, AttributionError> {
+fn decode_component(raw: &str) -> Result<Cow<'_, str>, AttributionError> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
-        return Ok(raw.to_owned());
+        return Ok(Cow::Borrowed(raw));
     }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -71,11 +75,13 @@ fn decode_component(raw: &str) -> Result<String, AttributionError> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| AttributionError::NotUtf8)
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| AttributionError::NotUtf8)
 }
 
-/// Parse a raw query string (without the leading `?`).
-pub(crate) fn parse_query(raw: &str) -> Result<Query, AttributionError> {
+/// Parse and validate a raw query string (without the leading `?`).
+pub(crate) fn parse_query(raw: &str) -> Result<Query<'_>, AttributionError> {
     let mut pairs = Vec::new();
     if let Some(c) = raw.chars().find(|&c| !c.is_ascii_graphic() || c == '#') {
         return Err(AttributionError::ForbiddenQueryCharacter { character: c });
@@ -94,7 +100,9 @@ pub(crate) fn parse_query(raw: &str) -> Result<Query, AttributionError> {
                 name: name.to_owned(),
             });
         }
-        pairs.push((name.to_owned(), decode_component(value)?));
+        // Validate now (escapes, UTF-8); decode again only when read.
+        decode_component(value)?;
+        pairs.push((name, value));
     }
     Ok(Query { pairs })
 }

@@ -381,6 +381,7 @@ fn fuzz_check_on_known_inputs() {
             "/api/v1/pods?fieldSelector=metadata.name%3Da%5C%2Cb&watch=1",
         ),
         (1, "/healthz/"),
+        (3, "/api/status/watch/watch/"),
         (5, "/apis/g/v/namespaces/n/r"),
         (6, "/api/v1/proxy/nodes/n"),
         (7, "/version"),
