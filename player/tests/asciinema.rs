@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/sessions").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples/sessions")
+        .join(name)
 }
 
 fn asciinema_major() -> u32 {
@@ -19,7 +21,13 @@ fn asciinema_major() -> u32 {
         Ok(o) if o.status.success() => o,
         _ => {
             let st = Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .arg("asciinema>=2.4,<3")
                 .status()
                 .expect("python3 -m pip");
@@ -27,10 +35,17 @@ fn asciinema_major() -> u32 {
             version().expect("asciinema on PATH after pip install")
         }
     };
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let v = text
         .split_whitespace()
-        .find_map(|w| w.trim_start_matches('v').split('.').next()?.parse::<u32>().ok())
+        .find_map(|w| {
+            w.trim_start_matches('v')
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("cannot read asciinema version from {text:?}"));
     assert!(v >= 2, "asciinema {text}");
     v
@@ -80,7 +95,15 @@ fn asciinema_cat_of_exports_equals_the_recorded_output() {
         assert!(raw.len() > 100, "{name}: {} bytes", raw.len());
         for format in formats {
             let cast = dir.path().join(format!("{name}.{format}.cast"));
-            kac_play(&["export", "--file", file, "--format", format, "-o", cast.to_str().unwrap()]);
+            kac_play(&[
+                "export",
+                "--file",
+                file,
+                "--format",
+                format,
+                "-o",
+                cast.to_str().unwrap(),
+            ]);
             let shown = asciinema_cat(&cast);
             assert!(
                 shown == raw,

@@ -6,7 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/sessions").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples/sessions")
+        .join(name)
 }
 
 struct Tmux {
@@ -21,7 +23,17 @@ impl Tmux {
             env!("CARGO_BIN_EXE_kac-play")
         );
         let st = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "130", "-y", "45", &cmd])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "130",
+                "-y",
+                "45",
+                &cmd,
+            ])
             .env_remove("TMUX")
             .status()
             .expect("tmux must be installed (scripts/install-test-deps)");
@@ -91,7 +103,10 @@ fn position(pane: &str) -> String {
 
 #[test]
 fn header_screen_markers_seek_search_and_quit() {
-    let t = Tmux::start(&format!("--file {} --paused", fixture("shell.jsonl").display()));
+    let t = Tmux::start(&format!(
+        "--file {} --paused",
+        fixture("shell.jsonl").display()
+    ));
     let pane = t.wait_for("the header", |p| p.contains("pod web-7d9f6c-x2k4p"));
     for want in [
         "user david",
@@ -113,7 +128,10 @@ fn header_screen_markers_seek_search_and_quit() {
     t.keys(&["]"]);
     let pane = t.wait_for("first command", |p| p.contains("# ls --color=auto"));
     assert!(pane.contains("paused"), "{pane}");
-    assert!(!pane.contains("entrypoint.sh"), "output not yet shown:\n{pane}");
+    assert!(
+        !pane.contains("entrypoint.sh"),
+        "output not yet shown:\n{pane}"
+    );
     assert_eq!(position(&pane), "00:03.316");
 
     // `.` steps one frame at a time until the ls output appears.
@@ -125,11 +143,16 @@ fn header_screen_markers_seek_search_and_quit() {
 
     // Seek forward 5 s twice, then back: screen content follows.
     t.keys(&["Right", "Right"]);
-    let pane = t.wait_for("echo output", |p| p.contains("héllo wörld ✓\n") || p.contains("# cat /etc/hostname"));
+    let pane = t.wait_for("echo output", |p| {
+        p.contains("héllo wörld ✓\n") || p.contains("# cat /etc/hostname")
+    });
     let pos = position(&pane);
     t.keys(&["Left", "Left", "Left"]);
     let pane = t.wait_for("seek back", |p| position(p) != pos);
-    assert!(!pane.contains("entrypoint.sh"), "seeking back restores the screen:\n{pane}");
+    assert!(
+        !pane.contains("entrypoint.sh"),
+        "seeking back restores the screen:\n{pane}"
+    );
 
     // Search jumps to the match.
     t.keys(&["/", "nonexistent: No", "Enter"]);
@@ -152,13 +175,43 @@ fn header_screen_markers_seek_search_and_quit() {
 
 #[test]
 fn plays_to_the_end_with_idle_limit_and_speed() {
-    let t = Tmux::start(&format!("--file {} -i 0.5 --speed 16", fixture("shell.jsonl").display()));
+    let t = Tmux::start(&format!(
+        "--file {} -i 0.5 --speed 16",
+        fixture("shell.jsonl").display()
+    ));
     let pane = t.wait_for("the end", |p| p.contains("ended"));
     assert!(pane.contains("16×"), "{pane}");
     assert!(pane.contains("idle limit 0.5s"), "{pane}");
     // The final screen after `top` exits and the resize: the shell again.
     assert!(pane.contains("# exit 3"), "{pane}");
     assert!(pane.contains("120×40"), "{pane}");
+    t.keys(&["q"]);
+    t.wait_for("exit", |p| p.contains("KAC-PLAY-EXITED 0"));
+}
+
+#[test]
+fn follow_shows_a_live_session_as_it_is_appended() {
+    let text = std::fs::read_to_string(fixture("shell.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Cut right after the `cat` command's stderr line was recorded.
+    let cut = lines
+        .iter()
+        .position(|l| l.contains("\"stream\":\"stderr\""))
+        .expect("fixture has stderr")
+        + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    std::fs::write(&path, lines[..cut].join("\n") + "\n").unwrap();
+    let t = Tmux::start(&format!("--file {} --follow --speed 16", path.display()));
+    let pane = t.wait_for("live output", |p| p.contains("No such file or directory"));
+    assert!(pane.contains("(live)"), "{pane}");
+    assert!(pane.contains("exit running"), "{pane}");
+    assert!(!pane.contains("# exit 3"), "{pane}");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let pane = t.wait_for("the rest", |p| {
+        p.contains("# exit 3") && p.contains("exit 3 ")
+    });
+    assert!(pane.contains("(live: ended)"), "{pane}");
     t.keys(&["q"]);
     t.wait_for("exit", |p| p.contains("KAC-PLAY-EXITED 0"));
 }
