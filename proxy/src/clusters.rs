@@ -80,8 +80,9 @@ impl Cluster {
             }
             None => None,
         };
-        let tls_any = kac_pki::client_config(&ca_pem, client_cert.as_ref(), &[b"h2", b"http/1.1"])
-            .with_context(ctx)?;
+        // hyper-rustls sets ALPN itself (h2 and/or http/1.1).
+        let tls_pooled =
+            kac_pki::client_config(&ca_pem, client_cert.as_ref(), &[]).with_context(ctx)?;
         let tls_http1 = kac_pki::client_config(&ca_pem, client_cert.as_ref(), &[b"http/1.1"])
             .with_context(ctx)?;
         let (origin, base_path) = split_url(&config.server)?;
@@ -91,8 +92,8 @@ impl Cluster {
             origin,
             base_path,
             authorization,
-            client: client(tls_any, true),
-            upgrade_client: client(tls_http1.clone(), false),
+            client: client(tls_pooled.clone(), true),
+            upgrade_client: client(tls_pooled, false),
             tls_http1: Arc::new(tls_http1),
             config: config.clone(),
         })

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use kac_event::{ApiEvent, DecisionRecord, Impersonation, Outcome, UserInfo};
+use kac_event::{ApiEvent, DecisionRecord, Impersonation, Outcome, SessionStart, UserInfo};
 use kac_policy::{
     ClusterContext, Decision, ListScope, PolicyStore, RequestAttributes, UserContext,
 };
@@ -31,6 +31,7 @@ use crate::filtering;
 use crate::forward::{self, Identity};
 use crate::http::{self as h, Body};
 use crate::metrics::{track, Gauge, Metrics};
+use crate::session::{self, SessionContext};
 use crate::users::User;
 
 /// Everything a request needs; shared by all connections.
@@ -281,7 +282,6 @@ impl Proxy {
             user: id.user.clone(),
             groups: id.groups.clone(),
         });
-        let _ = require_recording;
 
         // Lists and watches allowed only in part are filtered per object.
         let scope = if filtered && (info.verb == "list" || info.verb == "watch") {
@@ -315,7 +315,14 @@ impl Proxy {
         let ev_hidden = Arc::new(AtomicU64::new(0));
         let upgrade = req.headers().contains_key(header::UPGRADE);
         let watch = info.verb == "watch";
-        let resp = if upgrade {
+        let resp = if upgrade
+            && session::is_session_request(&info.resource, &info.subresource, req.headers())
+        {
+            return Routed::new(
+                self.relay_session(req, rest, cluster.clone(), &id, ev, require_recording)
+                    .await,
+            );
+        } else if upgrade {
             self.forward_upgrade(req, rest, &cluster, &id, ev).await
         } else {
             self.forward(req, rest, &cluster, &id, bytes_in, scope.is_some())
@@ -413,6 +420,60 @@ impl Proxy {
             body.map_err(|e| -> h::BodyError { Box::new(e) })
                 .boxed_unsync(),
         ))
+    }
+
+    /// Exec, attach and port-forward: recorded by the session relay.
+    async fn relay_session(
+        &self,
+        req: Request<Incoming>,
+        rest: &str,
+        cluster: Arc<Cluster>,
+        id: &Identity,
+        ev: &mut ApiEvent,
+        require_recording: bool,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let upstream = match self
+            .upstream_request(&parts, rest, &cluster, id, true)
+            .and_then(|b| b.body(h::empty()).map_err(|e| e.to_string()))
+        {
+            Ok(u) => u,
+            Err(e) => {
+                ev.error = Some(e.clone());
+                return h::status(StatusCode::BAD_GATEWAY, e);
+            }
+        };
+        let mut start = SessionStart {
+            session_id: kac_event::new_id(),
+            time: Utc::now(),
+            user: ev.user.clone(),
+            cluster: cluster.name.clone(),
+            cluster_tags: cluster.tags.clone(),
+            request_id: ev.id.clone(),
+            recording_required: require_recording,
+            ..Default::default()
+        };
+        session::describe_request(
+            &mut start,
+            &ev.subresource,
+            &ev.namespace,
+            &ev.name,
+            parts.uri.query(),
+        );
+        ev.session_id = Some(start.session_id.clone());
+        let ctx = SessionContext {
+            start,
+            require_recording,
+            audit: self.audit.clone(),
+            spdy: self.sessions.spdy,
+            cluster,
+        };
+        let guard = track(&self.metrics, Gauge::LiveSessions);
+        let resp = session::relay(Request::from_parts(parts, body), upstream, ctx).await;
+        // The relay runs the session in its own task; the gauge counts
+        // sessions that reached the handshake.
+        drop(guard);
+        resp
     }
 
     async fn forward_upgrade(

@@ -22,4 +22,5 @@ pub mod http;
 pub mod metrics;
 pub mod run;
 pub mod server;
+pub mod session;
 pub mod users;
