@@ -65,7 +65,7 @@ fn decode_object(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
 }
 
 fn is_dry_run(query: &Query) -> bool {
-    query.all("dryRun").iter().any(|v| *v == "All")
+    query.all("dryRun").contains(&"All")
 }
 
 /// `fieldValidation`: Strict rejects unknown fields, Warn (the default) reports them

@@ -136,7 +136,7 @@ impl Rbac {
                     return false;
                 }
             }
-            rule.resource_names.is_empty() || rule.resource_names.iter().any(|n| *n == a.name)
+            rule.resource_names.is_empty() || rule.resource_names.contains(&a.name)
         })
     }
 }
