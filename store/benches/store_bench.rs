@@ -67,7 +67,10 @@ fn main() {
             if jsons.len() == 4096 || bytes >= 512 << 10 || i + 1 == sample.len() {
                 let raw: Vec<RawEvent<'_>> = jsons
                     .iter()
-                    .map(|(j, t)| RawEvent { json: j, time_us: *t })
+                    .map(|(j, t)| RawEvent {
+                        json: j,
+                        time_us: *t,
+                    })
                     .collect();
                 let p = encode_block(seq, &prev, &raw, 3).unwrap();
                 prev = kac_store::log::codec::block_hash(&p);
@@ -127,7 +130,11 @@ fn main() {
             0 => "david".to_string(),
             _ => {
                 let first = ["alice", "bob", "carol", "erin", "frank"][i % 5];
-                if i < 100 { first.to_string() } else { format!("{first}{}", i % 9 + 2) }
+                if i < 100 {
+                    first.to_string()
+                } else {
+                    format!("{first}{}", i % 9 + 2)
+                }
             }
         })
         .collect();
@@ -147,11 +154,13 @@ fn main() {
         text: vec![["rm -rf", "cat /etc/passwd", "env", "curl"][i % 4].to_string()],
         ..Default::default()
     });
-    let user_text = lat(&|i| Query {
-        text: vec!["rm -rf".to_string()],
-        ..Default::default()
-    }
-    .with(Field::User, &users[i % 20]));
+    let user_text = lat(&|i| {
+        Query {
+            text: vec!["rm -rf".to_string()],
+            ..Default::default()
+        }
+        .with(Field::User, &users[i % 20])
+    });
     // Baseline for search: a substring scan of the in-memory JSON lines.
     let t = Instant::now();
     let needle = b"\"name\":\"david\"";
@@ -163,22 +172,47 @@ fn main() {
     let lb = log_bytes as f64 / sample_n as f64;
     let disk = stats.log_bytes as f64 / n as f64;
     let idx = stats.index_bytes as f64 / n as f64;
-    println!("### kac-store, {n} events ({} index docs)", stats.index_docs);
+    println!(
+        "### kac-store, {n} events ({} index docs)",
+        stats.index_docs
+    );
     println!();
     println!("| metric | value |");
     println!("|---|---|");
-    println!("| baseline: serde_json JSON lines only, 1 thread | {:.0} events/s |", median(base_rates));
-    println!("| codec pipeline (JSON + zstd-3 blocks + frames + chain), 1 thread | {:.0} events/s |", median(codec_rates));
+    println!(
+        "| baseline: serde_json JSON lines only, 1 thread | {:.0} events/s |",
+        median(base_rates)
+    );
+    println!(
+        "| codec pipeline (JSON + zstd-3 blocks + frames + chain), 1 thread | {:.0} events/s |",
+        median(codec_rates)
+    );
     println!("| Store append → durable, log only | {store_log:.0} events/s |");
     println!("| Store append → durable + indexed | {store_indexed:.0} events/s |");
     println!("| JSON lines | {jb:.0} B/event |");
     println!("| gzip'd JSON lines | {gb:.1} B/event |");
-    println!("| log (zstd blocks) | {lb:.1} B/event → {:.1}× smaller than JSON lines, {:.2}× vs gzip |", jb / lb, gb / lb);
+    println!(
+        "| log (zstd blocks) | {lb:.1} B/event → {:.1}× smaller than JSON lines, {:.2}× vs gzip |",
+        jb / lb,
+        gb / lb
+    );
     println!("| log on disk at {n} | {disk:.1} B/event |");
     println!("| index on disk at {n} | {idx:.1} B/event |");
-    println!("| build {n} events (append+index+flush) | {:.1} s |", build.as_secs_f64());
-    println!("| search `user=X` limit 20 | p50 {:.2} ms, p99 {:.2} ms ({} hits avg) |", user.0, user.1, user.2);
-    println!("| search free text limit 20 | p50 {:.2} ms, p99 {:.2} ms ({} hits avg) |", text.0, text.1, text.2);
-    println!("| search `user=X \"rm -rf\"` limit 20 | p50 {:.2} ms, p99 {:.2} ms ({} hits avg) |", user_text.0, user_text.1, user_text.2);
+    println!(
+        "| build {n} events (append+index+flush) | {:.1} s |",
+        build.as_secs_f64()
+    );
+    println!(
+        "| search `user=X` limit 20 | p50 {:.2} ms, p99 {:.2} ms ({} hits avg) |",
+        user.0, user.1, user.2
+    );
+    println!(
+        "| search free text limit 20 | p50 {:.2} ms, p99 {:.2} ms ({} hits avg) |",
+        text.0, text.1, text.2
+    );
+    println!(
+        "| search `user=X \"rm -rf\"` limit 20 | p50 {:.2} ms, p99 {:.2} ms ({} hits avg) |",
+        user_text.0, user_text.1, user_text.2
+    );
     println!("| baseline: substring scan of JSON lines in RAM, extrapolated to {n} | {scan_ms:.0} ms ({c} hits in sample) |");
 }

@@ -391,8 +391,10 @@ impl Thread {
 
     fn maybe_rotate(&mut self, o: &StoreOptions) -> Result<()> {
         let seg = self.seg.as_ref().expect("open segment");
-        let rotate = seg.blocks > 0
-            && (seg.len >= o.segment_max_bytes || seg.opened.elapsed() >= o.segment_max_age);
+        // Age counts from the segment's creation, across restarts.
+        let age_us = chrono::Utc::now().timestamp_micros() - seg.header.created_us;
+        let old = age_us >= i64::try_from(o.segment_max_age.as_micros()).unwrap_or(i64::MAX);
+        let rotate = seg.blocks > 0 && (seg.len >= o.segment_max_bytes || old);
         if !rotate {
             return Ok(());
         }

@@ -326,7 +326,10 @@ mod tests {
     #[test]
     fn table_aligns_columns() {
         let mut out = Vec::new();
-        let rows = vec![vec!["a".to_string(), "bbb".into()], vec!["cc".into(), "d".into()]];
+        let rows = vec![
+            vec!["a".to_string(), "bbb".into()],
+            vec!["cc".into(), "d".into()],
+        ];
         table(&mut out, &["X", "Y"], &rows).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "X   Y\na   bbb\ncc  d\n");
     }

@@ -224,7 +224,6 @@ pub struct SegmentWriter {
     /// Seq of the last event written (header.first_seq - 1 when empty).
     pub last_seq: u64,
     pub max_time_us: i64,
-    pub opened: std::time::Instant,
 }
 
 impl SegmentWriter {
@@ -255,7 +254,6 @@ impl SegmentWriter {
             last_seq: header.first_seq.wrapping_sub(1),
             max_time_us: 0,
             header,
-            opened: std::time::Instant::now(),
         })
     }
 
@@ -276,7 +274,6 @@ impl SegmentWriter {
             last_hash: s.last_hash,
             last_seq: s.last_seq,
             max_time_us: s.max_time_us,
-            opened: std::time::Instant::now(),
         })
     }
 
