@@ -31,3 +31,4 @@ pub mod store;
 pub mod streams;
 pub mod table;
 pub mod watch;
+pub mod fuzz;

@@ -1,0 +1,9 @@
+//! Fuzzes kac-sim's selector parsing with arbitrary bytes: must never panic (see
+//! `kac_sim::fuzz::fuzz_selector`, also driven by proptest in sim/src/fuzz.rs).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    kac_sim::fuzz::fuzz_selector(data);
+});
