@@ -16,10 +16,11 @@
 //!   expect: {decision: deny, policy: andrew, rule: no-nginx, reason: explicit-deny}
 //! ```
 
-use crate::decide::{ClusterContext, Decision, ListScope, UserContext};
+use crate::decide::{ClusterContext, Decision, UserContext};
 use crate::error::LoadError;
 use crate::model::PolicySet;
 use crate::reqspec::parse_request;
+use crate::scope::ListScope;
 use crate::spec::{API_VERSION, KIND_TEST_SUITE};
 use serde::Deserialize;
 use std::collections::BTreeMap;

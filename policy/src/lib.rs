@@ -28,14 +28,14 @@ mod locate;
 mod model;
 mod pattern;
 mod reqspec;
+mod scope;
 pub mod spec;
 mod store;
 mod verbs;
 
 pub use decide::{
-    is_discovery_path, Applicable, ClusterContext, Decision, DenyReason, ListScope, ObjectFilter,
-    RequestAttributes, RuleRef, Subjects, UserContext, AUTHENTICATED_GROUP, BUILTIN_DISCOVERY,
-    DISCOVERY_PATHS,
+    is_discovery_path, Applicable, ClusterContext, Decision, DenyReason, RequestAttributes,
+    RuleRef, Subjects, UserContext, AUTHENTICATED_GROUP, BUILTIN_DISCOVERY, DISCOVERY_PATHS,
 };
 pub use error::{Diagnostic, LoadError};
 pub use explain::{describe_request, Explanation, RuleOutcome, RuleTrace};
@@ -43,6 +43,7 @@ pub use load::fuzz_load;
 pub use model::{PolicySet, DEFAULT_SUBJECT_USER};
 pub use pattern::{Pattern, PatternError, PatternSet};
 pub use reqspec::{parse_request, parse_request_args};
+pub use scope::{ListScope, ObjectFilter};
 pub use spec::{Effect, SessionRecording, API_VERSION, KIND_POLICY, KIND_TEST_SUITE};
 pub use store::{PolicyStore, ReloadReport};
 pub use verbs::KNOWN_VERBS;
