@@ -41,6 +41,7 @@ impl AuditBackend for Mem {
 /// A fake API server: accepts one exec WebSocket (choosing v5), sends the
 /// initial empty stdout frame, echoes stdin as "out:<data>" on stdout until
 /// the v5 close signal, then reports exit code 3 and closes.
+#[allow(clippy::result_large_err)] // tungstenite's handshake callback type
 async fn fake_apiserver(
     dir: &std::path::Path,
 ) -> (SocketAddr, std::path::PathBuf, Arc<Mutex<Vec<String>>>) {
@@ -171,11 +172,13 @@ async fn setup(
 ) {
     let dir = tempfile::tempdir().unwrap();
     let (api, ca_file, seen) = fake_apiserver(dir.path()).await;
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "proxy-token").unwrap();
     let cluster = Cluster::build(&ClusterConfig {
         name: "c1".into(),
         server: format!("https://127.0.0.1:{}", api.port()),
         ca_file: Some(ca_file),
-        token_file: None,
+        token_file: Some(token_file),
         client_cert_file: None,
         client_key_file: None,
         tags: Default::default(),

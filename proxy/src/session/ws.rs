@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -148,23 +149,24 @@ async fn pump(
     let client_sink: WsSink = Arc::new(tokio::sync::Mutex::new(client_sink));
     let upstream_sink: WsSink = Arc::new(tokio::sync::Mutex::new(upstream_sink));
 
+    let shared = Arc::new(Pump {
+        state: state.clone(),
+        audit: audit.clone(),
+        require,
+        began,
+        closing: AtomicBool::new(false),
+    });
     let up: Direction = Box::pin(direction(
         true,
         client_stream,
         upstream_sink.clone(),
-        state.clone(),
-        audit.clone(),
-        require,
-        began,
+        shared.clone(),
     ));
     let down: Direction = Box::pin(direction(
         false,
         upstream_stream,
         client_sink.clone(),
-        state.clone(),
-        audit.clone(),
-        require,
-        began,
+        shared,
     ));
     let (first, rest) = match select(up, down).await {
         Either::Left((r, rest)) | Either::Right((r, rest)) => (r, rest),
@@ -201,15 +203,29 @@ async fn pump(
     emit_end(&state, &audit, error, began.elapsed()).await;
 }
 
-async fn direction(
-    from_client: bool,
-    mut stream: SplitStream<Ws>,
-    sink: WsSink,
+/// What both directions of one session share.
+struct Pump {
     state: Arc<Mutex<Tap>>,
     audit: AuditTx,
     require: bool,
     began: Instant,
+    /// A close frame went one way or the other.
+    closing: AtomicBool,
+}
+
+async fn direction(
+    from_client: bool,
+    mut stream: SplitStream<Ws>,
+    sink: WsSink,
+    pump: Arc<Pump>,
 ) -> Result<(), Stop> {
+    let Pump {
+        state,
+        audit,
+        require,
+        began,
+        closing,
+    } = &*pump;
     let side = if from_client { "client" } else { "cluster" };
     let mut warned = false;
     while let Some(msg) = stream.next().await {
@@ -219,6 +235,9 @@ async fn direction(
                 use tokio_tungstenite::tungstenite::Error as WsError;
                 return match e {
                     WsError::ConnectionClosed | WsError::AlreadyClosed => Ok(()),
+                    // Once a close frame went either way, a peer that drops
+                    // the connection (e.g. without TLS close_notify) is done.
+                    _ if closing.load(Ordering::Relaxed) => Ok(()),
                     e => Err(Stop::Transport(format!("{side} connection: {e}"))),
                 };
             }
@@ -229,9 +248,9 @@ async fn direction(
                 if let Err(e) = sink.lock().await.send(msg.clone()).await {
                     return Err(Stop::Transport(format!("forwarding from {side}: {e}")));
                 }
-                for ev in record(&state, from_client, &msg, began.elapsed()) {
+                for ev in record(state, from_client, &msg, began.elapsed()) {
                     if let Err(e) = audit.emit(Event::Session(ev)).await {
-                        if require {
+                        if *require {
                             return Err(Stop::Recording(e.to_string()));
                         }
                         if !warned {
@@ -243,6 +262,7 @@ async fn direction(
             }
             Message::Close(frame) => {
                 // Propagate; keep reading until the close handshake ends.
+                closing.store(true, Ordering::Relaxed);
                 let _ = sink.lock().await.send(Message::Close(frame.clone())).await;
             }
             // Pings are answered by tungstenite on this side; not forwarded.
