@@ -2,140 +2,34 @@
 //! RBAC, router) driven by real kubectl 1.32 and the Python client: exec
 //! (WebSocket and SPDY), exec -it under a terminal, logs and logs -f, cp,
 //! port-forward (SPDY tunnel and plain SPDY), attach.
-//!
-//! Uses minimal local helpers (`sim` module below) until the shared harness
-//! in `tests/src/lib.rs` exists; switch to `kac_e2e::Sim` then.
 
+use kac_e2e::{python, run_with_timeout, Kubectl, Output, Sim};
 use std::io::{Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod sim {
-    use std::path::{Path, PathBuf};
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
+const TIMEOUT: Duration = Duration::from_secs(60);
 
-    /// The kac-sim binary: `$KAC_SIM_BIN`, else the workspace's
-    /// `target/debug/kac-sim`, built on demand.
-    fn binary() -> PathBuf {
-        if let Ok(p) = std::env::var("KAC_SIM_BIN") {
-            return PathBuf::from(p);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("target"));
-        let bin = target.join("debug/kac-sim");
-        static BUILD: std::sync::Once = std::sync::Once::new();
-        BUILD.call_once(|| {
-            let st = Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "kac-sim", "--bin", "kac-sim"])
-                .current_dir(&root)
-                .status()
-                .expect("running cargo build -p kac-sim");
-            assert!(st.success(), "cargo build -p kac-sim failed");
-        });
-        bin
-    }
-
-    /// A running kac-sim with its own data dir; killed on drop.
-    pub struct Sim {
-        pub dir: tempfile::TempDir,
-        pub ready: serde_json::Value,
-        child: Child,
-    }
-
-    impl Sim {
-        pub fn start() -> Sim {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let child = Command::new(binary())
-                .args(["--listen", "127.0.0.1:0", "--data-dir"])
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("starting kac-sim");
-            let ready_path = dir.path().join("ready.json");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let ready = loop {
-                if let Ok(s) = std::fs::read_to_string(&ready_path) {
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&s) {
-                        break v;
-                    }
-                }
-                assert!(Instant::now() < deadline, "kac-sim did not become ready");
-                std::thread::sleep(Duration::from_millis(50));
-            };
-            Sim { dir, ready, child }
-        }
-
-        /// kubectl as the sim's admin, with a private discovery cache.
-        pub fn kubectl(&self) -> Command {
-            self.kubectl_as(None)
-        }
-
-        /// kubectl with the admin kubeconfig and, optionally, another
-        /// user's token from ready.json.
-        pub fn kubectl_as(&self, user: Option<&str>) -> Command {
-            let mut c = Command::new("kubectl");
-            c.arg(format!("--kubeconfig={}", self.kubeconfig().display()))
-                .arg(format!(
-                    "--cache-dir={}",
-                    self.dir.path().join("kcache").display()
-                ));
-            if let Some(u) = user {
-                let token = self.ready["userTokens"][u].as_str().expect("user token");
-                c.arg(format!("--token={token}"));
-            }
-            c
-        }
-
-        pub fn kubeconfig(&self) -> PathBuf {
-            self.dir.path().join("admin.kubeconfig")
-        }
-
-        /// Where kac-sim runs processes of `ns/pod`.
-        pub fn pod_root(&self, ns: &str, pod: &str) -> PathBuf {
-            self.dir.path().join("pods").join(ns).join(pod).join("root")
-        }
-    }
-
-    impl Drop for Sim {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+fn start() -> (Sim, Kubectl) {
+    let sim = Sim::start("dev").expect("starting kac-sim");
+    let k = Kubectl::new(&sim.admin_kubeconfig());
+    (sim, k)
 }
 
-use sim::Sim;
+/// Where kac-sim runs processes of `ns/pod`.
+fn pod_root(sim: &Sim, ns: &str, pod: &str) -> PathBuf {
+    sim.data_dir().join("pods").join(ns).join(pod).join("root")
+}
+
+fn run(cmd: Command, stdin: Option<&[u8]>) -> Output {
+    run_with_timeout(cmd, stdin, TIMEOUT).expect("running a client")
+}
 
 /// A pod of the sim's seeded sample state.
 const NS: &str = "default";
 const POD: &str = "nginx-1";
-
-fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Output {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    if let Some(data) = stdin {
-        let mut w = child.stdin.take().expect("stdin");
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    child.wait_with_output().expect("wait")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
     let buf = Arc::new(Mutex::new(Vec::new()));
@@ -155,7 +49,7 @@ fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
 fn wait_for(buf: &Arc<Mutex<Vec<u8>>>, what: &str, pred: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let s = text(&buf.lock().unwrap());
+        let s = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
         if pred(&s) {
             return s;
         }
@@ -167,13 +61,22 @@ fn wait_for(buf: &Arc<Mutex<Vec<u8>>>, what: &str, pred: impl Fn(&str) -> bool) 
     }
 }
 
+/// Kills a spawned client when the test ends, pass or fail.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn exec_websocket_and_spdy() {
-    let s = Sim::start();
+    let (sim, k) = start();
     for spdy in [false, true] {
         let ws = if spdy { "false" } else { "true" };
-        let mut c = s.kubectl();
-        c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", ws).args([
+        let mut c = k.command(&[
             "exec",
             POD,
             "--",
@@ -181,60 +84,64 @@ fn exec_websocket_and_spdy() {
             "-c",
             "echo out; echo err >&2; exit 3",
         ]);
+        c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", ws);
         let o = run(c, None);
-        assert_eq!(o.status.code(), Some(3), "spdy={spdy}: {}", text(&o.stderr));
-        assert_eq!(text(&o.stdout), "out\n");
-        assert!(text(&o.stderr).starts_with("err\n"), "{}", text(&o.stderr));
+        assert_eq!(o.code, Some(3), "spdy={spdy}: {}", o.stderr);
+        assert_eq!(o.stdout, "out\n");
+        assert!(o.stderr.starts_with("err\n"), "{}", o.stderr);
 
-        let data: Vec<u8> = (0..150_000u32).map(|i| (i * 7 % 253) as u8).collect();
-        let mut c = s.kubectl();
-        c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", ws)
-            .args(["exec", "-i", POD, "--", "cat"]);
-        let o = run(c, Some(data.clone()));
-        assert_eq!(o.status.code(), Some(0), "spdy={spdy}: {}", text(&o.stderr));
+        // Control bytes and NULs survive (all ASCII so the text Output compares).
+        let data: Vec<u8> = (0..150_000u32).map(|i| (i * 7 % 128) as u8).collect();
+        let mut c = k.command(&["exec", "-i", POD, "--", "cat"]);
+        c.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", ws);
+        let o = run(c, Some(&data));
+        assert_eq!(o.code, Some(0), "spdy={spdy}: {}", o.stderr);
         assert!(
-            o.stdout == data,
+            o.stdout.as_bytes() == data,
             "spdy={spdy}: cat gave {} bytes",
             o.stdout.len()
         );
     }
     // The process runs in the pod's directory, as the pod.
-    let mut c = s.kubectl();
-    c.args(["exec", POD, "--", "sh", "-c", "pwd; echo $HOSTNAME"]);
-    let o = run(c, None);
+    let o = run(
+        k.command(&["exec", POD, "--", "sh", "-c", "pwd; echo $HOSTNAME"]),
+        None,
+    );
     assert_eq!(
-        text(&o.stdout),
-        format!("{}\n{POD}\n", s.pod_root(NS, POD).display())
+        o.stdout,
+        format!("{}\n{POD}\n", pod_root(&sim, NS, POD).display())
     );
     // A container the pod does not have.
-    let mut c = s.kubectl();
-    c.args(["exec", POD, "-c", "nope", "--", "true"]);
-    let o = run(c, None);
+    let o = run(k.command(&["exec", POD, "-c", "nope", "--", "true"]), None);
     assert!(
-        text(&o.stderr).contains(&format!("container nope is not valid for pod {POD}")),
+        o.stderr
+            .contains(&format!("container nope is not valid for pod {POD}")),
         "{}",
-        text(&o.stderr)
+        o.stderr
     );
 }
 
 /// `kubectl exec -it` inside a terminal made by `script`.
 #[test]
 fn exec_interactive_under_a_terminal() {
-    let s = Sim::start();
-    let kubectl = format!(
-        "stty cols 90 rows 25; kubectl --kubeconfig={} --cache-dir={} exec -it {POD} -- sh",
-        s.kubeconfig().display(),
-        s.dir.path().join("kcache").display()
+    let (_sim, k) = start();
+    let cmd = k.command(&["exec", "-it", POD, "--", "sh"]);
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let shell = format!("stty cols 90 rows 25; {}", line.join(" "));
+    let mut child = KillOnDrop(
+        Command::new("script")
+            .args(["-qfec", &shell, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script(1) from util-linux"),
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &kubectl, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script(1) from util-linux");
-    let out = collect(child.stdout.take().unwrap());
-    let mut stdin = child.stdin.take().unwrap();
+    let out = collect(child.0.stdout.take().unwrap());
+    let mut stdin = child.0.stdin.take().unwrap();
     wait_for(&out, "the prompt", |o| o.contains(&format!("{POD}:$ ")));
     stdin
         .write_all(b"echo hello-$((1+2)); stty size\n")
@@ -243,75 +150,81 @@ fn exec_interactive_under_a_terminal() {
         o.contains("hello-3\r\n") && o.contains("25 90\r\n")
     });
     stdin.write_all(b"exit 5\n").unwrap();
-    let st = child.wait().unwrap();
-    assert_eq!(st.code(), Some(5), "{}", text(&out.lock().unwrap()));
+    let deadline = Instant::now() + TIMEOUT;
+    let st = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "kubectl exec -it did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        st.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.lock().unwrap())
+    );
 }
 
 #[test]
 fn logs_and_follow() {
-    let s = Sim::start();
-    let mut c = s.kubectl();
-    c.args(["logs", POD]);
-    let o = run(c, None);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let (_sim, k) = start();
+    let o = k.run(&["logs", POD]).unwrap();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert!(
-        text(&o.stdout).starts_with(&format!("[kac-sim] pod {NS}/{POD} started\n")),
+        o.stdout
+            .starts_with(&format!("[kac-sim] pod {NS}/{POD} started\n")),
         "{}",
-        text(&o.stdout)
+        o.stdout
     );
-    let mut c = s.kubectl();
-    c.args(["logs", "-f", POD])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
-    let out = collect(child.stdout.take().unwrap());
+    let mut c = k.command(&["logs", "-f", POD]);
+    c.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = KillOnDrop(c.spawn().unwrap());
+    let out = collect(child.0.stdout.take().unwrap());
     let seen = wait_for(&out, "a heartbeat", |o| o.contains("heartbeat"));
     let n = seen.matches("heartbeat").count();
     let t = Instant::now();
     wait_for(&out, "a new line", |o| o.matches("heartbeat").count() > n);
     assert!(t.elapsed() < Duration::from_secs(3), "follow too slow");
-    child.kill().unwrap();
-    let _ = child.wait();
 }
 
 #[test]
 fn cp_into_the_pod_and_back() {
-    let s = Sim::start();
-    let src = s.dir.path().join("src.bin");
+    let (sim, k) = start();
+    let src = sim.data_dir().join("src.bin");
     let data: Vec<u8> = (0..250_000u32).map(|i| (i * 31 % 256) as u8).collect();
     std::fs::write(&src, &data).unwrap();
-    let mut c = s.kubectl();
-    c.args([
-        "cp",
-        src.to_str().unwrap(),
-        &format!("{NS}/{POD}:copied.bin"),
-    ]);
-    let o = run(c, None);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(std::fs::read(s.pod_root(NS, POD).join("copied.bin")).unwrap() == data);
-    let back = s.dir.path().join("back.bin");
-    let mut c = s.kubectl();
-    c.args([
-        "cp",
-        &format!("{NS}/{POD}:copied.bin"),
-        back.to_str().unwrap(),
-    ]);
-    let o = run(c, None);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = k
+        .run(&[
+            "cp",
+            src.to_str().unwrap(),
+            &format!("{NS}/{POD}:copied.bin"),
+        ])
+        .unwrap();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(std::fs::read(pod_root(&sim, NS, POD).join("copied.bin")).unwrap() == data);
+    let back = sim.data_dir().join("back.bin");
+    let o = k
+        .run(&[
+            "cp",
+            &format!("{NS}/{POD}:copied.bin"),
+            back.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
     assert!(std::fs::read(&back).unwrap() == data);
 }
 
 #[test]
 fn port_forward_echoes() {
-    let s = Sim::start();
+    let (_sim, k) = start();
     for tunnel in ["true", "false"] {
-        let mut c = s.kubectl();
+        let mut c = k.command(&["port-forward", &format!("pod/{POD}"), ":80"]);
         c.env("KUBECTL_PORT_FORWARD_WEBSOCKETS", tunnel)
-            .args(["port-forward", &format!("pod/{POD}"), ":80"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = c.spawn().unwrap();
-        let out = collect(child.stdout.take().unwrap());
+        let mut child = KillOnDrop(c.spawn().unwrap());
+        let out = collect(child.0.stdout.take().unwrap());
         let line = wait_for(&out, "Forwarding from", |o| {
             o.contains("Forwarding from 127.0.0.1:")
         });
@@ -335,60 +248,45 @@ fn port_forward_echoes() {
             got.len(),
             msg.len()
         );
-        child.kill().unwrap();
-        let _ = child.wait();
     }
 }
 
 #[test]
 fn attach_reaches_the_main_process() {
-    let s = Sim::start();
-    let mut c = s.kubectl();
-    c.args(["attach", "-i", POD]);
-    let o = run(c, Some(b"echo hello-attach-$((2+2))\n".to_vec()));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stdout).contains("hello-attach-4\n"),
-        "{}",
-        text(&o.stdout)
-    );
+    let (_sim, k) = start();
+    let o = k
+        .run_stdin(&["attach", "-i", POD], "echo hello-attach-$((2+2))\n")
+        .unwrap();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stdout.contains("hello-attach-4\n"), "{}", o.stdout);
 }
 
 #[test]
 fn rbac_applies_to_exec() {
-    let s = Sim::start();
-    let mut c = s.kubectl_as(Some("viewer"));
-    c.args(["exec", POD, "--", "true"]);
-    let o = run(c, None);
-    assert_eq!(o.status.code(), Some(1));
+    let (sim, _) = start();
+    let token = sim.user_token("viewer").unwrap();
+    let kc = sim.kubeconfig_with("viewer", Some(&token)).unwrap();
+    let o = Kubectl::new(&kc).run(&["exec", POD, "--", "true"]).unwrap();
+    assert_eq!(o.code, Some(1));
     assert!(
-        text(&o.stderr).contains("cannot create resource \"pods/exec\""),
+        o.stderr.contains("cannot create resource \"pods/exec\""),
         "{}",
-        text(&o.stderr)
+        o.stderr
     );
 }
 
 /// The Python client scripts of tests/py (needs `pip install kubernetes`).
 #[test]
 fn python_client_exec_attach_portforward() {
-    let s = Sim::start();
-    let py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("py");
+    let (sim, _) = start();
+    let kc = sim.admin_kubeconfig();
+    let kc = kc.to_str().unwrap();
     for (script, extra) in [
         ("stream_exec.py", "main"),
         ("stream_attach.py", "main"),
         ("stream_portforward.py", "80"),
     ] {
-        let mut c = Command::new("python3");
-        c.arg(py.join(script))
-            .arg(s.kubeconfig())
-            .args([NS, POD, extra]);
-        let o = run(c, None);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{script}: {}{}",
-            text(&o.stdout),
-            text(&o.stderr)
-        );
+        let o = python(script, &[kc, NS, POD, extra], TIMEOUT).unwrap();
+        assert_eq!(o.code, Some(0), "{script}: {}{}", o.stdout, o.stderr);
     }
 }
