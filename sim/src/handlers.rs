@@ -53,7 +53,11 @@ fn decode_object(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     if ct.contains("protobuf") {
-        return Err(ApiError::unsupported_media_type(ct));
+        return crate::proto::decode(body).map_err(|e| {
+            let mut err = ApiError::unsupported_media_type(ct);
+            err.message = e;
+            err
+        });
     }
     if ct.contains("yaml") {
         return serde_yaml::from_slice(body)

@@ -32,3 +32,4 @@ pub mod streams;
 pub mod table;
 pub mod watch;
 pub mod fuzz;
+pub mod proto;
