@@ -3,7 +3,8 @@
 //! **Owns:** the pure, I/O-free parts of session recording:
 //! - [`channel`]: the Kubernetes remote-command WebSocket channel protocol
 //!   (`v5`/`v4`/`base64` subprotocols, resize and status payloads);
-//! - [`spdy`]: a SPDY/3.1 frame codec for SPDY exec and port-forward;
+//! - [`spdy`]: a SPDY/3.1 frame codec for SPDY exec and port-forward, and
+//!   [`spdy_exec`], which records exec/attach carried over plain SPDY;
 //! - [`session`]: [`SessionRecorder`], the per-session state machine that
 //!   turns frames into `session.*` events with monotonic offsets;
 //! - [`commands`]: typed-command reconstruction from stdin keystrokes;
@@ -21,6 +22,7 @@ pub mod commands;
 pub mod portforward;
 pub mod session;
 pub mod spdy;
+pub mod spdy_exec;
 pub mod tar;
 
 pub use channel::{Channel, ExitStatus, Frame, MessageKind, Protocol};
