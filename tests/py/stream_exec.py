@@ -41,7 +41,8 @@ def main():
         got_out += resp.read_stdout(timeout=0) or ""
     if got_out != "line-one\nline-two\n":
         sys.exit(f"streaming exec: stdout {got_out!r}")
-    if resp.subprotocol == "v5.channel.k8s.io":
+    proto = getattr(resp, "subprotocol", None)
+    if proto == "v5.channel.k8s.io":
         # v5: half-close stdin, cat ends, the shell exits 4.
         resp.close_channel(0)
         resp.run_forever(timeout=10)
@@ -50,7 +51,7 @@ def main():
             sys.exit(f"streaming exec after stdin close: stderr={err!r} code={code!r}")
     else:
         resp.close()
-    print("streaming stdin ok:", resp.subprotocol, got_out.strip().replace("\n", " | "))
+    print("streaming stdin ok:", proto, got_out.strip().replace("\n", " | "))
 
     resp = stream(core.connect_get_namespaced_pod_exec, pod, ns, container=container,
                   command=["sh", "-c", "echo bye; echo oops >&2; exit 4"],
