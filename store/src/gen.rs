@@ -106,9 +106,12 @@ impl Generator {
         DateTime::from_timestamp_micros(self.t_us).expect("time in range")
     }
 
+    /// A UUID v7 as `kac_event::new_id()` makes it: 48 bits of Unix
+    /// milliseconds, then random bits.
     fn id(&mut self) -> String {
-        let a: u128 = self.rng.gen();
-        let h = format!("{a:032x}");
+        let ms = (self.t_us / 1000) as u64 & 0xffff_ffff_ffff;
+        let r: u128 = self.rng.gen();
+        let h = format!("{ms:012x}{:020x}", r >> 48);
         format!(
             "{}-{}-7{}-{}-{}",
             &h[0..8],

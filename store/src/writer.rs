@@ -335,7 +335,7 @@ impl Thread {
         }
     }
 
-    fn write_batch(&mut self, batch: Vec<PendingEvent>, o: &StoreOptions) -> Result<()> {
+    fn write_batch(&mut self, mut batch: Vec<PendingEvent>, o: &StoreOptions) -> Result<()> {
         let mut start = 0;
         while start < batch.len() {
             let mut end = start;
@@ -345,13 +345,13 @@ impl Thread {
                 bytes += batch[end].json.len();
                 end += 1;
             }
-            self.write_block(&batch[start..end], o)?;
+            self.write_block(&mut batch[start..end], o)?;
             start = end;
         }
         Ok(())
     }
 
-    fn write_block(&mut self, evs: &[PendingEvent], o: &StoreOptions) -> Result<()> {
+    fn write_block(&mut self, evs: &mut [PendingEvent], o: &StoreOptions) -> Result<()> {
         self.maybe_rotate(o)?;
         let seg = self.seg.as_mut().expect("open segment");
         let raw: Vec<RawEvent<'_>> = evs
@@ -383,7 +383,7 @@ impl Thread {
                     segment: seg.header.segment_seq,
                     offset: seg.len,
                 },
-                events: evs.iter().filter_map(|e| e.event.clone()).collect(),
+                events: evs.iter_mut().filter_map(|e| e.event.take()).collect(),
             });
         }
         Ok(())
