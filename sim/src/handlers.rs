@@ -47,7 +47,7 @@ pub async fn read_body(req: Request<Incoming>) -> ApiResult<(HeaderMap, Bytes)> 
     Ok((parts.headers, bytes))
 }
 
-fn decode_object(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+pub fn decode_object(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
     let ct = headers
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

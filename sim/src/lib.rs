@@ -33,3 +33,4 @@ pub mod table;
 pub mod watch;
 pub mod fuzz;
 pub mod proto;
+pub mod reviews;

@@ -164,6 +164,49 @@ fn typed(kind: &str, raw: &[u8]) -> Result<Value, String> {
     Ok(obj)
 }
 
+/// `SelfSubjectAccessReview` (kubectl auth can-i): only the spec matters.
+fn access_review(raw: &[u8]) -> Result<Value, String> {
+    let mut spec = Map::new();
+    for (f, w) in fields(raw)? {
+        let (2, Wire::Bytes(s)) = (f, w) else {
+            continue;
+        };
+        for (sf, sw) in fields(s)? {
+            let Wire::Bytes(attrs) = sw else { continue };
+            let names: &[&str] = match sf {
+                1 => &[
+                    "namespace",
+                    "verb",
+                    "group",
+                    "version",
+                    "resource",
+                    "subresource",
+                    "name",
+                ],
+                2 => &["path", "verb"],
+                _ => continue,
+            };
+            let mut m = Map::new();
+            for (af, aw) in fields(attrs)? {
+                if let (Some(name), Wire::Bytes(x)) =
+                    ((af as usize).checked_sub(1).and_then(|i| names.get(i)), aw)
+                {
+                    m.insert((*name).to_string(), json!(string(x)?));
+                }
+            }
+            let key = if sf == 1 {
+                "resourceAttributes"
+            } else {
+                "nonResourceAttributes"
+            };
+            spec.insert(key.into(), Value::Object(m));
+        }
+    }
+    Ok(
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec}),
+    )
+}
+
 /// Decodes a `k8s\0`-prefixed protobuf body into JSON, for the kinds above.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
     let rest = body
@@ -187,6 +230,10 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
     }
     match (api_version.as_str(), kind.as_str()) {
         ("v1", "ConfigMap" | "Secret" | "Namespace") => typed(&kind, raw),
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => access_review(raw),
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            Ok(json!({"apiVersion": api_version, "kind": kind}))
+        }
         _ => Err(format!(
             "protobuf bodies of {api_version} {kind} are not supported by kac-sim; use JSON"
         )),

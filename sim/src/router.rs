@@ -144,11 +144,33 @@ async fn pipeline(
             &forbidden_reason(&effective.name, &attrs),
         ));
     }
+    if info.is_resource
+        && info.verb == "create"
+        && crate::reviews::is_review(&info.group, &info.resource)
+    {
+        return review(sim, req, info, &effective).await;
+    }
     if info.is_resource {
         resource(sim, req, info, query).await
     } else {
         non_resource(sim, &req, info)
     }
+}
+
+async fn review(
+    sim: &Arc<Sim>,
+    req: Request<Incoming>,
+    info: &RequestInfo,
+    user: &UserInfo,
+) -> ApiResult<Response<Body>> {
+    let (headers, body) = handlers::read_body(req).await?;
+    let doc = handlers::decode_object(&headers, &body)?;
+    let out = if info.resource == "selfsubjectreviews" {
+        crate::reviews::subject_review(user)
+    } else {
+        crate::reviews::access_review(&sim.rbac, user, &doc)
+    };
+    Ok(http::json(StatusCode::CREATED, &out))
 }
 
 fn non_resource(

@@ -477,3 +477,89 @@ fn impersonation_only_for_the_proxy_identity() {
     let fp = imp["authorizationHeader"].as_str().unwrap();
     assert!(fp.starts_with("Bearer sha256:") && !fp.contains(&sim.proxy_token));
 }
+
+#[test]
+fn generators_can_i_and_whoami() {
+    let sim = Sim::start("dev").unwrap();
+    let k = admin(&sim);
+    // kubectl's generators post protobuf bodies.
+    assert_eq!(
+        k.run(&["create", "namespace", "team"])
+            .unwrap()
+            .ok()
+            .unwrap()
+            .trim(),
+        "namespace/team created"
+    );
+    k.run(&[
+        "create",
+        "configmap",
+        "cm1",
+        "-n",
+        "team",
+        "--from-literal=a=b",
+    ])
+    .unwrap()
+    .ok()
+    .unwrap();
+    let data = k
+        .run(&["get", "cm", "cm1", "-n", "team", "-o", "jsonpath={.data.a}"])
+        .unwrap();
+    assert_eq!(data.ok().unwrap(), "b");
+    let proxy = Kubectl::new(
+        &sim.kubeconfig_with("proxy", Some(&sim.proxy_token))
+            .unwrap(),
+    );
+    let who = proxy
+        .run(&[
+            "auth",
+            "whoami",
+            "--as",
+            "david",
+            "--as-group",
+            "kac:viewers",
+        ])
+        .unwrap();
+    let text = who.ok().unwrap();
+    assert!(
+        text.contains("david") && text.contains("[kac:viewers]"),
+        "{text}"
+    );
+    let can = proxy
+        .run(&[
+            "auth",
+            "can-i",
+            "delete",
+            "pods",
+            "-n",
+            "david",
+            "--as",
+            "david",
+            "--as-group",
+            "kac:viewers",
+        ])
+        .unwrap();
+    assert_eq!(can.stdout.trim(), "no");
+    let can = proxy
+        .run(&[
+            "auth",
+            "can-i",
+            "list",
+            "pods",
+            "-n",
+            "david",
+            "--as",
+            "david",
+            "--as-group",
+            "kac:viewers",
+        ])
+        .unwrap();
+    assert_eq!(can.stdout.trim(), "yes");
+    // Deleting a namespace removes what is in it.
+    k.run(&["delete", "namespace", "team"])
+        .unwrap()
+        .ok()
+        .unwrap();
+    let left = k.run(&["get", "cm", "-n", "team", "-o", "name"]).unwrap();
+    assert_eq!(left.ok().unwrap(), "");
+}
