@@ -47,7 +47,9 @@
 //!   start and end events say so (`protocol: SPDY/3.1`, error
 //!   `passed through unrecorded (SPDY)`), with byte counts.
 
+mod common;
 mod describe;
+mod spdy;
 mod ws;
 
 use std::sync::Arc;
@@ -59,6 +61,7 @@ use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use kac_event::{Event, SessionEnd, SessionEvent, SessionKind, SessionStart};
 use kac_recorder::portforward::PortForwardTap;
+use kac_recorder::spdy_exec::SpdyExecTap;
 use kac_recorder::{Protocol, SessionRecorder};
 
 use crate::audit::AuditTx;
@@ -76,6 +79,10 @@ pub struct SessionContext {
     pub require_recording: bool,
     pub audit: AuditTx,
     pub spdy: SpdyMode,
+    /// Record plain SPDY/3.1 sessions with kac-recorder's SPDY codec. When
+    /// true, `spdy` is not consulted; when false, `spdy` decides (refuse, or
+    /// pass through unrecorded). Recommended: true (a `record` SpdyMode).
+    pub record_spdy: bool,
     /// The cluster; its `upgrade_client` (HTTP/1.1) opens the upstream side.
     pub cluster: Arc<Cluster>,
 }
@@ -125,6 +132,29 @@ pub(crate) enum Tap {
         tap: PortForwardTap,
         start: SessionStart,
     },
+    /// Exec/attach over plain SPDY: raw bytes in, frames decoded here.
+    SpdyExec {
+        recorder: SessionRecorder,
+        spdy: SpdyExecTap,
+    },
+}
+
+/// Emits the opening events. With recording required, a refused event
+/// refuses the session (the returned response).
+pub(crate) async fn open_session(tap: &Tap, ctx: &SessionContext) -> Result<(), Response<Body>> {
+    let opening = match tap {
+        Tap::Exec { recorder, .. } | Tap::SpdyExec { recorder, .. } => recorder.start_events(),
+        Tap::PortForward { start, .. } => vec![SessionEvent::Start(Box::new(start.clone()))],
+    };
+    for ev in opening {
+        if let Err(e) = ctx.audit.emit(Event::Session(ev)).await {
+            if ctx.require_recording {
+                return Err(unavailable(e));
+            }
+            tracing::warn!(session = %ctx.start.session_id, error = %e, "session start not recorded");
+        }
+    }
+    Ok(())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response<Body> {
@@ -161,6 +191,7 @@ pub async fn relay(
     }
     match transport(req.headers()) {
         Transport::WebSocket(offered) => ws::relay(req, upstream, ctx, offered).await,
+        Transport::Spdy if ctx.record_spdy => spdy::relay(req, upstream, ctx).await,
         Transport::Spdy => spdy_pass(req, upstream, ctx).await,
         Transport::Other => h::status(
             StatusCode::BAD_REQUEST,

@@ -23,23 +23,20 @@ use hyper::header;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use kac_event::{Event, SessionEnd, SessionEvent};
+use kac_event::{Event, SessionEvent};
 use kac_recorder::channel::{self, MessageKind};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{new_tap, unavailable, SessionContext, Tap};
+use super::common::{emit_end, Pump, Stop, CLOSE_GRACE};
+use super::{new_tap, open_session, SessionContext, Tap};
 use crate::audit::AuditTx;
 use crate::http::{self as h, Body};
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 type WsSink = Arc<tokio::sync::Mutex<SplitSink<Ws, Message>>>;
-
-/// How long the second direction may run on after the first one ended
-/// (e.g. waiting for the peer's close reply).
-const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 pub(super) async fn relay(
     mut req: Request<Incoming>,
@@ -83,17 +80,8 @@ pub(super) async fn relay(
         Ok(t) => t,
         Err(e) => return h::status(StatusCode::BAD_GATEWAY, e),
     };
-    let opening = match &tap {
-        Tap::Exec { recorder, .. } => recorder.start_events(),
-        Tap::PortForward { start, .. } => vec![SessionEvent::Start(Box::new(start.clone()))],
-    };
-    for ev in opening {
-        if let Err(e) = ctx.audit.emit(Event::Session(ev)).await {
-            if ctx.require_recording {
-                return unavailable(e);
-            }
-            tracing::warn!(session = %start.session_id, error = %e, "session start not recorded");
-        }
+    if let Err(refusal) = open_session(&tap, &ctx).await {
+        return refusal;
     }
     let upstream_upgrade = hyper::upgrade::on(&mut resp);
     let mut out = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
@@ -111,15 +99,6 @@ pub(super) async fn relay(
     ));
     out.body(h::empty())
         .unwrap_or_else(|e| h::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
-/// Why a direction stopped abnormally.
-#[derive(Debug)]
-enum Stop {
-    /// A connection failed.
-    Transport(String),
-    /// An event could not be recorded and recording is required.
-    Recording(String),
 }
 
 type Direction = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send>>;
@@ -201,16 +180,6 @@ async fn pump(
     let _ = client_sink.lock().await.close().await;
     let _ = upstream_sink.lock().await.close().await;
     emit_end(&state, &audit, error, began.elapsed()).await;
-}
-
-/// What both directions of one session share.
-struct Pump {
-    state: Arc<Mutex<Tap>>,
-    audit: AuditTx,
-    require: bool,
-    began: Instant,
-    /// A close frame went one way or the other.
-    closing: AtomicBool,
 }
 
 async fn direction(
@@ -298,6 +267,13 @@ fn record(
             }
             Vec::new()
         }
+        Tap::SpdyExec { recorder, spdy } => {
+            if from_client {
+                spdy.on_client(bytes, now, recorder)
+            } else {
+                spdy.on_server(bytes, now, recorder)
+            }
+        }
     }
 }
 
@@ -315,7 +291,7 @@ async fn abort(state: &Mutex<Tap>, client: &WsSink, upstream: &WsSink, why: &str
                 let body = serde_json::to_vec(&status).unwrap_or_default();
                 Some(channel::encode_raw(*protocol, 3, &body))
             }
-            Tap::PortForward { .. } => None,
+            Tap::PortForward { .. } | Tap::SpdyExec { .. } => None,
         }
     };
     let close = || {
@@ -338,37 +314,4 @@ async fn abort(state: &Mutex<Tap>, client: &WsSink, upstream: &WsSink, why: &str
         let _ = c.send(close()).await;
     }
     let _ = upstream.lock().await.send(close()).await;
-}
-
-async fn emit_end(state: &Mutex<Tap>, audit: &AuditTx, error: Option<String>, now: Duration) {
-    let events = {
-        let mut tap = state.lock().expect("session state poisoned");
-        match &mut *tap {
-            Tap::Exec { recorder, .. } => recorder.finish(error, now),
-            Tap::PortForward { tap, start, .. } => {
-                let (to_pod, to_client) = tap.totals();
-                vec![SessionEvent::End(Box::new(SessionEnd {
-                    session_id: start.session_id.clone(),
-                    time: start.time
-                        + chrono::Duration::microseconds(
-                            now.as_micros().min(i64::MAX as u128) as i64
-                        ),
-                    offset_us: now.as_micros().min(u64::MAX as u128) as u64,
-                    user: start.user.name.clone(),
-                    cluster: start.cluster.clone(),
-                    error: error.or_else(|| tap.error().map(str::to_string)),
-                    bytes_stdin: to_pod,
-                    bytes_stdout: to_client,
-                    ..Default::default()
-                }))]
-            }
-        }
-    };
-    for ev in events {
-        if let Err(e) = audit.emit(Event::Session(ev.clone())).await {
-            // Already too late to refuse: leave a trace in the log.
-            let json = serde_json::to_string(&ev).unwrap_or_default();
-            tracing::error!(error = %e, event = %json, "session event could not be recorded");
-        }
-    }
 }
