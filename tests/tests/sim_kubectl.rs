@@ -563,3 +563,36 @@ fn generators_can_i_and_whoami() {
     let left = k.run(&["get", "cm", "-n", "team", "-o", "name"]).unwrap();
     assert_eq!(left.ok().unwrap(), "");
 }
+
+#[test]
+fn client_certificates_authenticate() {
+    let sim = Sim::start("dev").unwrap();
+    let k = Kubectl::new(
+        &sim.kubeconfig_with_cert("alice", "alice", &["kac:viewers"])
+            .unwrap(),
+    );
+    let who = k.run(&["auth", "whoami"]).unwrap();
+    let text = who.ok().unwrap();
+    assert!(
+        text.contains("alice")
+            && text.contains("kac:viewers")
+            && text.contains("system:authenticated"),
+        "{text}"
+    );
+    assert!(k.run(&["get", "pods", "-n", "david"]).unwrap().success());
+    let out = k.run(&["delete", "pod", "david-1", "-n", "david"]).unwrap();
+    assert!(
+        out.stderr
+            .contains("User \"alice\" cannot delete resource \"pods\""),
+        "{}",
+        out.stderr
+    );
+    let rec = sim
+        .requests()
+        .unwrap()
+        .into_iter()
+        .find(|r| r["authenticatedUser"] == "alice")
+        .expect("alice in the request log");
+    assert_eq!(rec["authMethod"], "x509");
+    assert_eq!(rec["hadAuthorization"], false);
+}
