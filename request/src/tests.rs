@@ -224,6 +224,7 @@ fn kac_refusals() {
         ("GET", "/api/v1/pods?watch=yes", |e| matches!(e, E::InvalidWatch { .. })),
         ("GET", "/api/v1/pods?watch=", |e| matches!(e, E::InvalidWatch { .. })),
         ("GET", "/api/v1/pods?watch", |e| matches!(e, E::InvalidWatch { .. })),
+        ("GET", "/api/v1/pods?watch=fal%C5%BFe", |e| matches!(e, E::InvalidWatch { .. })),
         ("GET", "/api/v1/pods?w%61tch=true", |e| matches!(e, E::EncodedParameterName { .. })),
         ("GET", "/api/v1/pods?watch+=true", |e| matches!(e, E::EncodedParameterName { .. })),
         ("GET", "/api/v1/pods?=true", |e| matches!(e, E::EncodedParameterName { .. })),
