@@ -93,6 +93,16 @@ fn main() -> anyhow::Result<()> {
         cache.keyframe_count()
     );
 
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for key in ["VmRSS", "VmHWM"] {
+        if let Some(l) = status.lines().find(|l| l.starts_with(key)) {
+            println!(
+                "memory after load: {}",
+                l.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+        }
+    }
+
     // 3. Random absolute seeks, and ±5 s seeks from random positions.
     let mut rng = Lcg(42);
     let dur = tl.duration_us();
