@@ -470,6 +470,9 @@ impl Applicable<'_> {
         let mut best: Option<(&Policy, &Rule)> = None;
         let mut partial_deny = false;
         let resource_request = req.non_resource_path.is_none();
+        // A collection across all namespaces: coverage follows from the head.
+        let cluster_wide_collection =
+            resource_request && req.namespace.is_none() && req.name.is_none();
         for &i in &self.policies {
             let p = &self.set.policies[i as usize];
             let start = self.set.head_start[i as usize] as usize;
@@ -484,11 +487,19 @@ impl Applicable<'_> {
                 {
                     continue;
                 }
-                let cov = coverage(r, &prepared);
+                let cov = if cluster_wide_collection && !h.check_full {
+                    if h.restricted {
+                        Coverage::Partial
+                    } else {
+                        Coverage::Full
+                    }
+                } else {
+                    coverage(r, &prepared)
+                };
                 if cov == Coverage::Miss {
                     continue;
                 }
-                match r.effect {
+                match h.effect {
                     Effect::Deny => {
                         if cov == Coverage::Full || !filterable {
                             let reason = if cov == Coverage::Full {

@@ -153,6 +153,11 @@ pub(crate) struct RuleHead {
     /// The rule has more kinds than the first, or is a non-resource rule:
     /// the head alone cannot rule it out on kind.
     pub check_full: bool,
+    /// The rule restricts namespaces or names: for a list across all
+    /// namespaces it covers part of the objects, otherwise all of them, so
+    /// such lists are decided on heads alone.
+    pub restricted: bool,
+    pub effect: Effect,
 }
 
 /// One compiled policy.
@@ -238,15 +243,21 @@ impl PolicySet {
             set.head_start.push(set.heads.len() as u32);
             for r in &p.rules {
                 let (gid, rid) = r.kind_head;
-                let check_full = match &r.target {
-                    Target::Resources { kinds, .. } => kinds.len() > 1,
-                    Target::NonResource { .. } => true,
+                let (check_full, restricted) = match &r.target {
+                    Target::Resources {
+                        kinds,
+                        namespaces,
+                        names,
+                    } => (kinds.len() > 1, namespaces.is_some() || names.is_some()),
+                    Target::NonResource { .. } => (true, true),
                 };
                 set.heads.push(RuleHead {
                     verbs: r.verbs,
                     gid,
                     rid,
                     check_full,
+                    restricted,
+                    effect: r.effect,
                 });
             }
         }
