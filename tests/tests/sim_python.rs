@@ -44,3 +44,38 @@ fn python_client_lists_and_watches_pods() {
         .count();
     assert!(watches >= 1);
 }
+
+#[test]
+fn python_client_watch_expiry_bookmarks_and_tables() {
+    let sim = Sim::start("dev").unwrap();
+    let kubeconfig = sim.admin_kubeconfig();
+    let out = python(
+        "sim_watch_edges.py",
+        &[kubeconfig.to_str().unwrap()],
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let stdout = out.ok().unwrap();
+    let v: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", out.stderr));
+    assert_eq!(
+        v["expired"], 410,
+        "a too-old resourceVersion is a 410 ERROR event"
+    );
+    assert_eq!(v["bookmarks"], 1);
+    assert_eq!(v["table_rows"], 3);
+    assert_eq!(
+        v["columns"],
+        json!([
+            "Name",
+            "Ready",
+            "Status",
+            "Restarts",
+            "Age",
+            "IP",
+            "Node",
+            "Nominated Node",
+            "Readiness Gates"
+        ])
+    );
+}
