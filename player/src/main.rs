@@ -28,8 +28,9 @@ struct SourceArgs {
     /// Audit store directory.
     #[arg(long, env = "KAC_STORE")]
     store: Option<PathBuf>,
-    /// Read the session from a JSON-lines file of KAC events instead.
-    #[arg(long, conflicts_with = "store")]
+    /// Read the session from a JSON-lines file of KAC events instead
+    /// (takes precedence over --store and KAC_STORE).
+    #[arg(long)]
     file: Option<PathBuf>,
 }
 
@@ -88,8 +89,26 @@ fn open(src: &SourceArgs) -> Result<Box<dyn SessionSource + Send>> {
     kac_player::source::store_source(store, id)
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // `kac-play --cat | head` is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kac-play: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     if let Some(Cmd::Export {
         source,
         format,
