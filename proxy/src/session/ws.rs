@@ -154,12 +154,26 @@ async fn pump(
         Err(Stop::Recording(e)) => {
             // Fail closed: tell the user why, close both sides now.
             let why = format!("kac-proxy stopped the session: recording failed: {e}");
-            abort(&state, &client_sink, &upstream_sink, &why).await;
+            // The other direction may hold a sink lock: stop it first.
             drop(rest);
+            abort(&state, &client_sink, &upstream_sink, &why).await;
             Some(why)
         }
         Err(Stop::Transport(e)) => {
-            let second = tokio::time::timeout(CLOSE_GRACE, rest).await;
+            // One side is gone: tell the other one (while the remaining
+            // direction keeps running, so it can release its sink) and give
+            // it a moment to finish its close handshake.
+            let going_away = async {
+                for sink in [&client_sink, &upstream_sink] {
+                    let close = Message::Close(Some(CloseFrame {
+                        code: CloseCode::Away,
+                        reason: "peer went away".into(),
+                    }));
+                    let send = async { sink.lock().await.send(close).await };
+                    let _ = tokio::time::timeout(Duration::from_secs(2), send).await;
+                }
+            };
+            let (_, second) = tokio::join!(going_away, tokio::time::timeout(CLOSE_GRACE, rest));
             if let Ok(Err(Stop::Recording(r))) = second {
                 tracing::error!(error = %r, "session recording failed while closing");
             }
