@@ -109,47 +109,102 @@ fn screen_lines(screen: &vt100::Screen) -> Vec<String> {
         .collect()
 }
 
+/// Rows that scrolled into the scrollback: vt100 0.15 can show at most one
+/// screenful of scrollback (`Screen::rows` underflows past that), so the
+/// transcript is captured as it scrolls, feeding the output in pieces that
+/// scroll less than a screen each.
+struct Scrolled {
+    p: vt100::Parser,
+    cap: usize,
+}
+
+impl Scrolled {
+    fn new(rows: u16, cols: u16) -> Self {
+        let cap = (rows as usize * 4).max(64);
+        Scrolled {
+            p: vt100::Parser::new(rows, cols, cap),
+            cap,
+        }
+    }
+
+    fn scrollback_len(&mut self) -> usize {
+        self.p.set_scrollback(usize::MAX);
+        let n = self.p.screen().scrollback();
+        self.p.set_scrollback(0);
+        n
+    }
+
+    /// Feeds `bytes`, appending the rows that scrolled off to `out`.
+    fn process(&mut self, bytes: &[u8], out: &mut Vec<String>) {
+        let (rows, cols) = self.p.screen().size();
+        let max_newlines = (rows as usize / 2).max(1);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let mut cut = rest.len();
+            let mut seen = 0;
+            for (i, &b) in rest.iter().enumerate() {
+                if b == b'\n' {
+                    seen += 1;
+                    if seen == max_newlines {
+                        cut = i + 1;
+                        break;
+                    }
+                }
+            }
+            let before = self.scrollback_len();
+            self.p.process(&rest[..cut]);
+            rest = &rest[cut..];
+            let after = self.scrollback_len();
+            let grew = after.saturating_sub(before).min(rows as usize);
+            if grew > 0 {
+                self.p.set_scrollback(grew);
+                out.extend(
+                    self.p
+                        .screen()
+                        .rows(0, cols)
+                        .take(grew)
+                        .map(|r| r.trim_end().to_string()),
+                );
+                self.p.set_scrollback(0);
+            }
+            if after + rows as usize >= self.cap && !self.p.screen().alternate_screen() {
+                // Start a fresh scrollback so growth stays measurable.
+                let state = self.p.screen().state_formatted();
+                self.p = vt100::Parser::new(rows, cols, self.cap);
+                self.p.process(&state);
+            }
+        }
+    }
+}
+
 /// `--text`: the plain transcript as a list of lines.
 pub fn text_lines(tl: &Timeline) -> Vec<String> {
-    const SCROLLBACK: usize = 10_000_000;
-    let mut p = vt100::Parser::new(tl.meta.rows, tl.meta.cols, SCROLLBACK);
-    // (scrollback length when a full-screen program exited, its last screen)
+    let mut term = Scrolled::new(tl.meta.rows, tl.meta.cols);
+    let mut lines = Vec::new();
+    // (where a full-screen program's last screen goes, that screen)
     let mut fullscreen: Vec<(usize, Vec<String>)> = Vec::new();
     for f in tl.frames() {
         match &f.kind {
             FrameKind::Output { data, .. } => {
-                let was_alt = p.screen().alternate_screen();
+                let was_alt = term.p.screen().alternate_screen();
                 let before = if was_alt {
-                    Some(screen_lines(p.screen()))
+                    Some(screen_lines(term.p.screen()))
                 } else {
                     None
                 };
-                p.process(data);
-                if let (Some(lines), false) = (before, p.screen().alternate_screen()) {
+                term.process(data, &mut lines);
+                if let (Some(block), false) = (before, term.p.screen().alternate_screen()) {
                     // The block goes after the primary-screen lines above the
                     // cursor, i.e. after the command that started the program.
-                    let row = p.screen().cursor_position().0 as usize;
-                    p.set_scrollback(usize::MAX);
-                    let at = p.screen().scrollback() + row;
-                    p.set_scrollback(0);
-                    fullscreen.push((at, lines));
+                    let row = term.p.screen().cursor_position().0 as usize;
+                    fullscreen.push((lines.len() + row, block));
                 }
             }
-            FrameKind::Resize { cols, rows } => p.set_size(*rows, *cols),
+            FrameKind::Resize { cols, rows } => term.p.set_size(*rows, *cols),
             _ => {}
         }
     }
-    p.set_scrollback(usize::MAX);
-    let total = p.screen().scrollback();
-    let (_, cols) = p.screen().size();
-    let mut lines = Vec::new();
-    for n in 0..total {
-        p.set_scrollback(total - n);
-        let row = p.screen().rows(0, cols).next().unwrap_or_default();
-        lines.push(row.trim_end().to_string());
-    }
-    p.set_scrollback(0);
-    lines.extend(screen_lines(p.screen()));
+    lines.extend(screen_lines(term.p.screen()));
     for (at, block) in fullscreen.into_iter().rev() {
         let at = at.min(lines.len());
         lines.splice(at..at, block_lines(block));
@@ -228,6 +283,21 @@ mod tests {
         let exit = all.find("# exit 3").expect("exit line");
         assert!(all[top..].contains("top - 09:27:10"), "{all}");
         assert!(started < top && top < exit, "{all}");
+    }
+
+    #[test]
+    fn text_transcript_keeps_every_line_of_long_output() {
+        let mut b = samples::SessionBuilder::new("long", Default::default());
+        for chunk in 0..30 {
+            let text: String = (0..97)
+                .map(|i| format!("\x1b[32mline {}\x1b[0m\r\n", chunk * 97 + i))
+                .collect();
+            b.wait(1000).out(text.as_bytes());
+        }
+        let tl = Timeline::from_events(&b.end(Some(0)), None);
+        let lines = text_lines(&tl);
+        let want: Vec<String> = (0..30 * 97).map(|i| format!("line {i}")).collect();
+        assert_eq!(lines, want);
     }
 
     #[test]
