@@ -41,6 +41,7 @@ impl Clone for ParserBox {
 
 impl Term {
     pub fn new(rows: u16, cols: u16) -> Self {
+        let (rows, cols) = sane_size(rows, cols);
         Term {
             parser: ParserBox(vte::Parser::new()),
             screen: vt100::Parser::new(rows, cols, 0).screen().clone(),
@@ -74,6 +75,7 @@ impl Term {
     /// primary screen hidden behind an alternate screen is lost (it is
     /// redrawn by most programs on exit anyway).
     pub fn resize(&mut self, rows: u16, cols: u16) {
+        let (rows, cols) = sane_size(rows, cols);
         let (r, c) = self.screen.size();
         if (r, c) == (rows, cols) {
             return;
@@ -90,6 +92,13 @@ impl Term {
             FrameKind::Input(_) | FrameKind::Marker { .. } => {}
         }
     }
+}
+
+/// vt100 0.15 underflows (a panic in debug builds) when a wide character
+/// is printed on a 1-column screen, and nobody works in a terminal that
+/// small: sizes are clamped to at least 2×2.
+pub fn sane_size(rows: u16, cols: u16) -> (u16, u16) {
+    (rows.max(2), cols.max(2))
 }
 
 /// A screen snapshot after `frames[..index]` were applied.
@@ -312,5 +321,33 @@ mod tests {
         cache.sync(&tl, top + 1);
         assert!(cache.screen().alternate_screen());
         assert!(cache.screen().contents().contains("PID USER"));
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Recorded output is untrusted: the emulator must survive any bytes,
+        /// including escape-heavy ones, and resizes in between.
+        #[test]
+        fn term_survives_arbitrary_output(
+            chunks in proptest::collection::vec(
+                proptest::collection::vec(prop_oneof![Just(0x1bu8), Just(b'['), Just(b';'), any::<u8>(), 0x30u8..0x3a], 0..64),
+                0..12),
+            sizes in proptest::collection::vec((0u16..200, 0u16..300), 0..3),
+        ) {
+            let mut t = Term::new(24, 80);
+            for (i, c) in chunks.iter().enumerate() {
+                t.process(c);
+                if let Some(&(r, cols)) = sizes.get(i) {
+                    t.resize(r, cols);
+                }
+            }
+            let _ = t.screen().contents();
+        }
     }
 }

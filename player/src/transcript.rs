@@ -120,6 +120,7 @@ struct Scrolled {
 
 impl Scrolled {
     fn new(rows: u16, cols: u16) -> Self {
+        let (rows, cols) = crate::screen::sane_size(rows, cols);
         let cap = (rows as usize * 4).max(64);
         Scrolled {
             p: vt100::Parser::new(rows, cols, cap),
@@ -200,7 +201,10 @@ pub fn text_lines(tl: &Timeline) -> Vec<String> {
                     fullscreen.push((lines.len() + row, block));
                 }
             }
-            FrameKind::Resize { cols, rows } => term.p.set_size(*rows, *cols),
+            FrameKind::Resize { cols, rows } => {
+                let (rows, cols) = crate::screen::sane_size(*rows, *cols);
+                term.p.set_size(rows, cols);
+            }
             _ => {}
         }
     }
