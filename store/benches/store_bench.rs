@@ -101,6 +101,8 @@ fn main() {
         (median(rates), median(cpu_rates), log_bytes)
     };
     let codec3 = codec(3);
+    let codec4 = codec(4);
+    let codec5 = codec(5);
     let codec6 = codec(6);
 
     // Through the Store (writer thread, fsync every 20 ms): wall-clock rate
@@ -219,6 +221,15 @@ fn main() {
         "| codec pipeline, zstd-3, 1 MiB blocks, 1 thread | {:.0} events/s | {:.0} events/s |",
         codec3.0, codec3.1
     );
+    for (l, c) in [(4, codec4), (5, codec5)] {
+        let b = c.2 as f64 / sample_n as f64;
+        println!(
+            "| codec pipeline, zstd-{l}, 1 MiB blocks, 1 thread ({b:.1} B/event, {:.1}×) | {:.0} events/s | {:.0} events/s |",
+            jsonl.len() as f64 / c.2 as f64,
+            c.0,
+            c.1
+        );
+    }
     println!("| codec pipeline, zstd-6 (default), 1 MiB blocks, 1 thread | {:.0} events/s | {:.0} events/s |", codec6.0, codec6.1);
     println!(
         "| Store append → durable, log only | {:.0} events/s | {:.0} events/s |",
