@@ -101,6 +101,32 @@ pub fn sane_size(rows: u16, cols: u16) -> (u16, u16) {
     (rows.max(2), cols.max(2))
 }
 
+/// Fuzz entry point: recorded output is untrusted, so the emulator (and
+/// keyframe restore) must survive any bytes. The first two bytes pick a
+/// terminal size; a 0x00 0xff pair in the data triggers a resize.
+pub fn fuzz_term(data: &[u8]) {
+    let (rows, cols) = match data {
+        [r, c, ..] => (u16::from(*r), u16::from(*c)),
+        _ => (24, 80),
+    };
+    let mut t = Term::new(rows, cols);
+    for (i, part) in data
+        .get(2..)
+        .unwrap_or_default()
+        .split(|&b| b == 0xff)
+        .enumerate()
+    {
+        t.process(part);
+        if t.at_ground() {
+            t = Term::from_keyframe(&t.screen().clone());
+        }
+        if i % 3 == 2 {
+            t.resize(rows / 2 + i as u16, cols + i as u16);
+        }
+    }
+    let _ = t.screen().contents_formatted();
+}
+
 /// A screen snapshot after `frames[..index]` were applied.
 struct Keyframe {
     screen: vt100::Screen,
@@ -348,6 +374,11 @@ mod robustness {
                 }
             }
             let _ = t.screen().contents();
+        }
+
+        #[test]
+        fn fuzz_term_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            fuzz_term(&data);
         }
     }
 }
