@@ -79,10 +79,6 @@ pub struct SessionContext {
     pub require_recording: bool,
     pub audit: AuditTx,
     pub spdy: SpdyMode,
-    /// Record plain SPDY/3.1 sessions with kac-recorder's SPDY codec. When
-    /// true, `spdy` is not consulted; when false, `spdy` decides (refuse, or
-    /// pass through unrecorded). Recommended: true (a `record` SpdyMode).
-    pub record_spdy: bool,
     /// The cluster; its `upgrade_client` (HTTP/1.1) opens the upstream side.
     pub cluster: Arc<Cluster>,
 }
@@ -171,6 +167,17 @@ fn emit_now(
     audit.emit(Event::Session(ev))
 }
 
+/// Options beyond [`SessionContext`] (kept separate so that adding one does
+/// not break callers).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RelayOptions {
+    /// Record plain SPDY/3.1 sessions with kac-recorder's SPDY codec. When
+    /// true, `SessionContext::spdy` is not consulted; when false it decides
+    /// (refuse, or pass through unrecorded). Intended to back a future
+    /// `sessions.spdy: record` setting.
+    pub record_spdy: bool,
+}
+
 /// Relays one exec/attach/port-forward session. Always returns a response:
 /// the upstream 101 (the pump then runs in a spawned task), the upstream's
 /// own refusal, or a Status explaining why the proxy refused.
@@ -178,6 +185,16 @@ pub async fn relay(
     req: Request<Incoming>,
     upstream: Request<Body>,
     ctx: SessionContext,
+) -> Response<Body> {
+    relay_with(req, upstream, ctx, RelayOptions::default()).await
+}
+
+/// [`relay`] with options.
+pub async fn relay_with(
+    req: Request<Incoming>,
+    upstream: Request<Body>,
+    ctx: SessionContext,
+    opts: RelayOptions,
 ) -> Response<Body> {
     let mut ctx = ctx;
     if ctx.start.session_id.is_empty() {
@@ -191,7 +208,7 @@ pub async fn relay(
     }
     match transport(req.headers()) {
         Transport::WebSocket(offered) => ws::relay(req, upstream, ctx, offered).await,
-        Transport::Spdy if ctx.record_spdy => spdy::relay(req, upstream, ctx).await,
+        Transport::Spdy if opts.record_spdy => spdy::relay(req, upstream, ctx).await,
         Transport::Spdy => spdy_pass(req, upstream, ctx).await,
         Transport::Other => h::status(
             StatusCode::BAD_REQUEST,

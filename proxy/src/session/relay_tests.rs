@@ -146,7 +146,6 @@ async fn front(cluster: Arc<Cluster>, audit: AuditTx, require: bool) -> SocketAd
                             require_recording: require,
                             audit,
                             spdy: SpdyMode::Refuse,
-                            record_spdy: false,
                             cluster,
                         };
                         Ok::<_, std::convert::Infallible>(relay(req, upstream, ctx).await)
