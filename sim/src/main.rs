@@ -24,6 +24,10 @@ struct Args {
     /// Seed directory with state.yaml and/or rbac.yaml overriding the samples.
     #[arg(long)]
     seed: Option<PathBuf>,
+    /// Watch events kept in memory for resuming watches; older resourceVersions
+    /// get a 410 Expired ERROR event.
+    #[arg(long, default_value_t = 10_000)]
+    watch_history: usize,
 }
 
 #[tokio::main]
@@ -42,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         cluster: args.cluster_name,
         pods: args.pods,
         seed: args.seed,
+        watch_history: args.watch_history,
     };
     let shutdown = async {
         use tokio::signal::unix::{signal, SignalKind};

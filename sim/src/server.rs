@@ -29,6 +29,8 @@ pub struct Options {
     pub cluster: String,
     pub pods: usize,
     pub seed: Option<PathBuf>,
+    /// Watch events kept for resuming watches (older RVs get 410 Expired).
+    pub watch_history: usize,
 }
 
 fn random_token() -> String {
@@ -123,7 +125,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         }
         None => crate::seed::DEFAULT_STATE.to_string(),
     };
-    let store = Store::new(10_000);
+    let store = Store::new(opts.watch_history.max(1));
     crate::seed::load(
         &store,
         crate::seed::parse_state(&state_yaml, &opts.cluster)?,

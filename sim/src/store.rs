@@ -105,7 +105,7 @@ impl Store {
                 rv: 1,
                 objects: RESOURCES.iter().map(|_| BTreeMap::new()).collect(),
                 history: VecDeque::new(),
-                compacted: 1,
+                compacted: 0,
             }),
             tx,
             history_cap,
@@ -128,7 +128,8 @@ impl Store {
         set_rv(&mut obj, rv);
         let key = key_of(&obj);
         inner.objects[rt.index()].insert(key, Arc::new(obj));
-        inner.compacted = rv;
+        // No history is lost by seeding: a watch from any seeded object's RV is
+        // valid (nothing happened after it yet), so `compacted` stays put.
     }
 
     pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {

@@ -14,9 +14,13 @@ def main():
     config.load_kube_config(config_file=sys.argv[1])
     v1 = client.CoreV1Api()
 
+    # The sim runs with --watch-history 2: three changes push rv0 out of the window.
+    rv0 = v1.list_namespaced_config_map("sam").metadata.resource_version
+    for i in range(3):
+        v1.create_namespaced_config_map("sam", client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"c{i}")))
     expired = None
     try:
-        for _ in watch.Watch().stream(v1.list_namespaced_pod, "sam", resource_version="1", timeout_seconds=5):
+        for _ in watch.Watch().stream(v1.list_namespaced_config_map, "sam", resource_version=rv0, timeout_seconds=5):
             pass
     except ApiException as e:
         expired = e.status

@@ -47,7 +47,7 @@ fn python_client_lists_and_watches_pods() {
 
 #[test]
 fn python_client_watch_expiry_bookmarks_and_tables() {
-    let sim = Sim::start("dev").unwrap();
+    let sim = Sim::start_with("dev", &["--watch-history", "2"]).unwrap();
     let kubeconfig = sim.admin_kubeconfig();
     let out = python(
         "sim_watch_edges.py",
