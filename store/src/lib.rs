@@ -77,3 +77,10 @@ impl Default for StoreOptions {
         }
     }
 }
+
+// The proxy shares these across tasks and threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Store>();
+    send_sync::<Writer>();
+};
