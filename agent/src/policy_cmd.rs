@@ -71,6 +71,12 @@ pub struct ExplainArgs {
     target: String,
 }
 
+/// Prints to stdout; a closed pipe (`kac policy explain … | head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .filter(|(k, _)| !k.is_empty())
@@ -181,7 +187,7 @@ fn explain(a: ExplainArgs) -> ExitCode {
         }
     };
     let explanation = set.explain(&user, &cluster, &req);
-    print!("{explanation}");
+    emit(&explanation.to_string());
     if explanation.decision.is_allow() {
         ExitCode::SUCCESS
     } else {
@@ -194,7 +200,7 @@ fn test(suites: &[PathBuf]) -> ExitCode {
     for s in suites {
         match run_suite(s) {
             Ok(report) => {
-                print!("{report}");
+                emit(&report.to_string());
                 failed |= !report.ok();
             }
             Err(e) => {
