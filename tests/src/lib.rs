@@ -342,6 +342,26 @@ pub fn python(script: &str, args: &[&str], timeout: Duration) -> Result<Output> 
     run_with_timeout(cmd, None, timeout)
 }
 
+impl Sim {
+    /// Issues a client certificate from the sim's CA (CN = user, O = groups, at most
+    /// two) and writes a kubeconfig using it; returns the kubeconfig path.
+    pub fn kubeconfig_with_cert(&self, name: &str, user: &str, groups: &[&str]) -> Result<PathBuf> {
+        let ca = kac_pki::Ca::load_or_create(self.dir.path(), "ca")?;
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        let ck = ca.issue_client(user, &groups, Duration::from_secs(3600))?;
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: default\ncurrent-context: c\n",
+            self.url,
+            base64_encode(ca.cert_pem().as_bytes()),
+            base64_encode(ck.cert_pem.as_bytes()),
+            base64_encode(ck.key_pem.as_bytes()),
+        );
+        let path = self.dir.path().join(format!("{name}.kubeconfig"));
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,25 +383,5 @@ mod tests {
         assert_eq!(out.code, None);
         let out = run_with_timeout(Command::new("true"), None, Duration::from_secs(5)).unwrap();
         assert!(out.success());
-    }
-}
-
-impl Sim {
-    /// Issues a client certificate from the sim's CA (CN = user, O = groups, at most
-    /// two) and writes a kubeconfig using it; returns the kubeconfig path.
-    pub fn kubeconfig_with_cert(&self, name: &str, user: &str, groups: &[&str]) -> Result<PathBuf> {
-        let ca = kac_pki::Ca::load_or_create(self.dir.path(), "ca")?;
-        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        let ck = ca.issue_client(user, &groups, Duration::from_secs(3600))?;
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: default\ncurrent-context: c\n",
-            self.url,
-            base64_encode(ca.cert_pem().as_bytes()),
-            base64_encode(ck.cert_pem.as_bytes()),
-            base64_encode(ck.key_pem.as_bytes()),
-        );
-        let path = self.dir.path().join(format!("{name}.kubeconfig"));
-        std::fs::write(&path, text)?;
-        Ok(path)
     }
 }
