@@ -101,9 +101,16 @@ fn store_dir(s: &Option<PathBuf>) -> Result<PathBuf> {
         .context("no store: pass --store DIR or set KAC_STORE")
 }
 
+/// Opens the store with the lock. Maintenance commands act as the store's
+/// only writer stream when there is exactly one (the proxy's), so `recover`
+/// recovers that stream and no empty `local` stream is created beside it.
 fn writable(dir: &Path) -> Result<Store> {
-    Store::open(dir, StoreOptions::default())
-        .with_context(|| format!("opening {} for writing", dir.display()))
+    let streams = kac_store::log::segment::list_streams(dir)?;
+    let mut opts = StoreOptions::default();
+    if streams.len() == 1 {
+        opts.writer_id = streams.keys().next().expect("one stream").clone();
+    }
+    Store::open(dir, opts).with_context(|| format!("opening {} for writing", dir.display()))
 }
 
 fn readable(dir: &Path) -> Result<Store> {
