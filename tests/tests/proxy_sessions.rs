@@ -314,3 +314,55 @@ fn port_forward_is_audited_with_byte_counts_only() {
     assert_eq!(e["bytes_stdin"], 15, "{e}");
     assert_eq!(e["bytes_stdout"], 15, "{e}");
 }
+
+#[test]
+fn attach_is_recorded_with_piped_stdin_lines_as_commands() {
+    let k = demo().kubectl("david", "dev");
+    let out = k
+        .run_stdin(
+            &["attach", "-i", "david-2", "-n", "david"],
+            "echo attached-line-1\n",
+        )
+        .unwrap();
+    assert!(
+        out.stdout.contains("attached-line-1"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    let evs = recorded("david", |s| s["kind"] == "attach" && s["pod"] == "david-2");
+    assert_eq!(stream(&evs, "stdin"), b"echo attached-line-1\n");
+    let recorded_out = String::from_utf8(stream(&evs, "stdout")).unwrap();
+    assert!(recorded_out.contains("attached-line-1"), "{recorded_out}");
+    assert!(
+        out.stdout.starts_with(&recorded_out) || recorded_out.starts_with(&out.stdout),
+        "kubectl {:?} vs recorded {recorded_out:?}",
+        out.stdout
+    );
+    assert!(commands(&evs).contains(&("echo attached-line-1".to_string(), false)));
+}
+
+#[test]
+fn plain_spdy_exec_is_refused_with_a_clear_status_by_default() {
+    let mut k = demo().kubectl("david", "dev");
+    k.envs
+        .push(("KUBECTL_REMOTE_COMMAND_WEBSOCKETS".into(), "false".into()));
+    let out = k
+        .run(&[
+            "exec",
+            "david-3",
+            "-n",
+            "david",
+            "--",
+            "echo",
+            "spdy-should-not-run",
+        ])
+        .unwrap();
+    assert!(!out.success());
+    assert!(
+        !out.stdout.contains("spdy-should-not-run"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("cannot record SPDY"), "{}", out.stderr);
+}
