@@ -37,6 +37,10 @@ pub struct DemoArgs {
     /// Port of kac-proxy on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 18443)]
     pub port: u16,
+    /// Stop when standard input closes (lets a test harness own the demo's
+    /// lifetime even if it dies without cleaning up).
+    #[arg(long, hide = true)]
+    pub stop_on_stdin_close: bool,
 }
 
 /// Children that are killed when the demo stops, however it stops.
@@ -306,6 +310,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [2, 15] {
         signal_flag(sig, stop.clone())?;
+    }
+    if args.stop_on_stdin_close {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
     }
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         demo.check_children()?;

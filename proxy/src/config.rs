@@ -439,6 +439,16 @@ audit:
     }
 
     #[test]
+    fn the_sample_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/proxy.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let cfg = ProxyConfig::parse("samples/proxy.yaml", &text).unwrap();
+        assert_eq!(cfg.clusters.len(), 2);
+        assert_eq!(cfg.clusters[1].tags["ClusterType"], "prod");
+        assert_eq!(cfg.credentials.ttl, Duration::from_secs(8 * 3600));
+    }
+
+    #[test]
     fn durations_parse_with_units() {
         assert_eq!(duration_str::parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(duration_str::parse("2h"), Ok(Duration::from_secs(7200)));

@@ -1,0 +1,151 @@
+//! A running `kac demo`: two kac-sim clusters (dev, prod) behind kac-proxy
+//! with the sample policies and users. End-to-end tests of the proxy drive
+//! real kubectl through it, and so also prove the README's main command.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::{binary, run_with_timeout, Kubectl, Output};
+
+/// `kac demo --dir TMP --port 0`, stopped with SIGTERM on drop.
+pub struct Demo {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// Everything the demo printed up to its `ready` line.
+    pub banner: String,
+}
+
+impl Demo {
+    pub fn start() -> Result<Demo> {
+        // The demo finds kac-sim and kac-proxy next to kac.
+        binary("kac-sim", "kac-sim")?;
+        binary("kac-proxy", "kac-proxy")?;
+        let kac = binary("kac-agent", "kac")?;
+        let dir = tempfile::Builder::new().prefix("kac-demo-").tempdir()?;
+        let mut child = Command::new(kac)
+            .args(["demo", "--port", "0", "--stop-on-stdin-close", "--dir"])
+            .arg(dir.path())
+            // The demo stops when this pipe closes: when the Demo is dropped,
+            // or when the test process exits without dropping it (statics).
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("spawning kac demo")?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut banner = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                banner.push_str(&line);
+                banner.push('\n');
+                if line.contains("ready") {
+                    let _ = tx.send(banner.clone());
+                }
+            }
+        });
+        let banner = match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(b) => b,
+            Err(_) => {
+                let _ = child.kill();
+                bail!("kac demo did not print 'ready' within 90 s");
+            }
+        };
+        Ok(Demo { child, dir, banner })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The kubeconfig `kac demo` wrote for a user.
+    pub fn kubeconfig(&self, user: &str) -> PathBuf {
+        self.dir().join(format!("{user}.kubeconfig"))
+    }
+
+    /// kubectl as `user` on `cluster` (a copy of the user's kubeconfig with
+    /// that context current).
+    pub fn kubectl(&self, user: &str, cluster: &str) -> Kubectl {
+        let text = std::fs::read_to_string(self.kubeconfig(user)).expect("user kubeconfig");
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("current-context:") {
+                    format!("current-context: kac-{cluster}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        let path = self.dir().join(format!("{user}-{cluster}.kubeconfig"));
+        std::fs::write(&path, text).expect("writing kubeconfig");
+        Kubectl::new(&path)
+    }
+
+    /// The bearer token the demo issued to `user` (read from its kubeconfig).
+    pub fn token(&self, user: &str) -> String {
+        let text = std::fs::read_to_string(self.kubeconfig(user)).expect("user kubeconfig");
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("token: "))
+            .expect("token in kubeconfig")
+            .to_string()
+    }
+
+    /// The request log of one of the demo's clusters.
+    pub fn sim_requests(&self, cluster: &str) -> Result<Vec<Value>> {
+        let p = self
+            .dir()
+            .join("clusters")
+            .join(cluster)
+            .join("requests.jsonl");
+        let text = std::fs::read_to_string(&p).with_context(|| p.display().to_string())?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).context("request log line"))
+            .collect()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir().join("store")
+    }
+
+    /// `kac-audit --store DIR ARGS…`
+    pub fn kac_audit(&self, args: &[&str]) -> Result<Output> {
+        let mut cmd = Command::new(binary("kac-store", "kac-audit")?);
+        cmd.arg("--store").arg(self.store()).args(args);
+        run_with_timeout(cmd, None, Duration::from_secs(60))
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = nix_term(self.child.id());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nix_term(pid: u32) -> std::io::Result<()> {
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("kill failed"))
+    }
+}
