@@ -370,3 +370,55 @@ async fn plain_spdy_is_refused_by_default() {
     assert!(text.contains("cannot record SPDY"), "{text}");
     assert!(seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn session_is_stopped_when_recording_fails_midway() {
+    let (addr, mem, _tx, _seen, _dir) = setup(true).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(exec_request(addr))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(b"\x00a".to_vec().into()))
+        .await
+        .unwrap();
+    // Wait for the echo: the session is up and recorded.
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Binary(b) if b.as_ref() == b"\x01out:a" => break,
+            _ => {}
+        }
+    }
+    *mem.fail.lock().unwrap() = true;
+    let mut status = None;
+    let mut close_code = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    'outer: while tokio::time::Instant::now() < deadline {
+        if ws
+            .send(Message::Binary(b"\x00x".to_vec().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        let wait = tokio::time::sleep(Duration::from_millis(50));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                m = ws.next() => match m {
+                    Some(Ok(Message::Binary(b))) if b.first() == Some(&3) => {
+                        status = Some(String::from_utf8_lossy(&b[1..]).into_owned());
+                    }
+                    Some(Ok(Message::Close(f))) => {
+                        close_code = f.map(|f| u16::from(f.code));
+                        break 'outer;
+                    }
+                    Some(Ok(_)) => {}
+                    _ => break 'outer,
+                }
+            }
+        }
+    }
+    let status = status.expect("a Status tells the user why the session stopped");
+    assert!(status.contains("recording failed"), "{status}");
+    assert_eq!(close_code, Some(1011));
+}
