@@ -19,8 +19,15 @@ use rand::RngCore;
 
 include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 
-/// The demo's users: name, KAC groups, attributes.
-const USERS: &[(&str, &[&str], &[(&str, &str)])] = &[
+/// A demo user: name, KAC groups, attributes.
+type DemoUser = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// The demo's users.
+const USERS: &[DemoUser] = &[
     ("admin", &["kac-admins"], &[]),
     ("david", &["developers"], &[("team", "apps")]),
     ("andrew", &["developers"], &[("team", "platform")]),

@@ -22,11 +22,14 @@ struct Histogram {
     count: u64,
 }
 
+/// Label values of `kac_requests_total`: (cluster, verb, code, decision).
+type RequestLabels = (String, String, u16, &'static str);
+
 /// The proxy's metrics registry.
 #[derive(Default)]
 pub struct Metrics {
     /// (cluster, verb, code, decision) → count
-    requests: Mutex<BTreeMap<(String, String, u16, &'static str), u64>>,
+    requests: Mutex<BTreeMap<RequestLabels, u64>>,
     /// (cluster, verb) → latency histogram
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     pub open_watches: AtomicI64,
