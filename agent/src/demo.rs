@@ -297,6 +297,8 @@ impl Demo {
 pub fn run(args: DemoArgs) -> Result<()> {
     let mut demo = Demo::start(&args.dir, args.port)?;
     let d = demo.dir.display().to_string();
+    let audit = sibling_binary("kac-audit")?.display().to_string();
+    let play = sibling_binary("kac-play")?.display().to_string();
     println!("KAC demo: clusters dev (ClusterType=dev) and prod (ClusterType=prod) behind kac-proxy at {}", demo.proxy_url);
     println!("Users: admin, david, andrew (team=platform), sam. Kubeconfigs and logs are in {d}.");
     println!();
@@ -306,9 +308,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
     println!("  kubectl --kubeconfig {d}/andrew.kubeconfig --context kac-dev get pods -n default");
     println!("  kubectl --kubeconfig {d}/sam.kubeconfig --context kac-dev get pods -n sam");
     println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-dev exec -it david-1 -n david -- sh");
-    println!("  kac-audit --store {d}/store search user=david");
-    println!("  kac-audit --store {d}/store sessions user=david");
-    println!("  kac-play --store {d}/store SESSION-ID");
+    println!("  {audit} --store {d}/store search user=david");
+    println!("  {audit} --store {d}/store sessions user=david");
+    println!("  {play} --store {d}/store SESSION-ID");
     println!();
     println!("kac demo ready (Ctrl-C to stop)");
     use std::io::Write;
