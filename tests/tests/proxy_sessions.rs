@@ -366,3 +366,37 @@ fn plain_spdy_exec_is_refused_with_a_clear_status_by_default() {
     );
     assert!(out.stderr.contains("cannot record SPDY"), "{}", out.stderr);
 }
+
+#[test]
+fn python_client_exec_and_port_forward_are_recorded() {
+    let demo = demo();
+    // Writes david-dev.kubeconfig with the dev context current.
+    let _ = demo.kubectl("david", "dev");
+    let kc = demo.dir().join("david-dev.kubeconfig");
+    let kc = kc.to_str().unwrap();
+    let t = Duration::from_secs(90);
+    let o = kac_e2e::python("stream_exec.py", &[kc, "david", "david-1", "main"], t).unwrap();
+    assert_eq!(o.code, Some(0), "{}{}", o.stdout, o.stderr);
+    // Stdin the Python client sent as text frames is recorded like binary.
+    let evs = recorded("david", |s| {
+        command_is(s, &["sh", "-c", "cat; echo done-err >&2; exit 4"])
+    });
+    assert_eq!(stream(&evs, "stdin"), b"line-one\nline-two\n");
+    assert!(String::from_utf8(stream(&evs, "stdout"))
+        .unwrap()
+        .starts_with("line-one\nline-two\n"));
+
+    let o = kac_e2e::python("stream_portforward.py", &[kc, "david", "david-1", "80"], t).unwrap();
+    assert_eq!(o.code, Some(0), "{}{}", o.stdout, o.stderr);
+    let evs = recorded("david", |s| {
+        s["kind"] == "portforward"
+            && s["pod"] == "david-1"
+            && s["protocol"] != "SPDY/3.1+portforward.k8s.io"
+    });
+    let e = end(&evs);
+    let (sent, got) = (
+        e["bytes_stdin"].as_u64().unwrap(),
+        e["bytes_stdout"].as_u64().unwrap(),
+    );
+    assert!(sent > 0 && sent == got, "echo port: {e}");
+}
