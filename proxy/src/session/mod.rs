@@ -23,6 +23,8 @@
 //! // upgrade (HTTP/1.1, client headers minus credentials, plus the proxy's
 //! // credentials and impersonation headers, empty body).
 //! let resp: Response<Body> = session::relay(req, upstream, ctx).await;
+//! // or, to record plain SPDY instead of applying `ctx.spdy`:
+//! let resp = session::relay_with(req, upstream, ctx, RelayOptions { record_spdy: true }).await;
 //! ```
 //!
 //! Call [`is_session_request`] to route: exec, attach and portforward
@@ -41,7 +43,8 @@
 //!   when recording is required; a failed emit later closes the session with
 //!   a Status on the error channel (fail closed). Without the requirement,
 //!   emit failures are logged and the session continues.
-//! - Plain SPDY (`Upgrade: SPDY/3.1`): refused with a 403 Status by default
+//! - Plain SPDY (`Upgrade: SPDY/3.1`) with `RelayOptions::record_spdy`:
+//!   recorded (see `spdy.rs`). Otherwise: refused with a 403 Status by default
 //!   ([`SpdyMode::Refuse`]) or always when recording is required; with
 //!   `passThroughUnrecorded` it is tunnelled unrecorded and the session's
 //!   start and end events say so (`protocol: SPDY/3.1`, error
