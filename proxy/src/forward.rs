@@ -86,6 +86,15 @@ pub fn authorize_upstream(
     for g in &id.groups {
         headers.append("impersonate-group", value(g)?);
     }
+    // Every authenticated user is in system:authenticated (it grants
+    // discovery); send it explicitly so no apiserver version drops it when
+    // other groups are named.
+    if !id.groups.iter().any(|g| g == "system:authenticated") {
+        headers.append(
+            "impersonate-group",
+            HeaderValue::from_static("system:authenticated"),
+        );
+    }
     headers.insert(EXTRA_KAC_USER, value(&id.kac_user)?);
     Ok(())
 }
