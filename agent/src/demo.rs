@@ -332,7 +332,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
         demo.check_children()?;
         std::thread::sleep(Duration::from_millis(200));
     }
-    println!("kac demo: stopping");
+    // Whoever started us may be gone (closed stdout): never panic on it.
+    let _ = writeln!(std::io::stdout(), "kac demo: stopping");
     drop(demo);
     Ok(())
 }

@@ -109,13 +109,16 @@ fn default_fsync() -> Duration {
     Duration::from_millis(100)
 }
 
-/// What to do with exec/attach over plain SPDY, which is not recorded yet.
+/// What to do with exec/attach/port-forward over plain SPDY/3.1
+/// (`KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`, older clients).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SpdyMode {
     /// Refuse with a Status telling the user to use WebSocket (default).
     #[default]
     Refuse,
+    /// Decode and record SPDY sessions like WebSocket ones.
+    Record,
     /// Let it through unrecorded; the audit event says so.
     PassThroughUnrecorded,
 }

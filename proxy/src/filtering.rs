@@ -78,11 +78,13 @@ pub fn query_with_row_metadata(query: &str) -> String {
 }
 
 /// Prepare request headers for a filtered request.
-pub fn prepare_headers(headers: &mut HeaderMap) {
+pub fn prepare_headers(headers: &mut HeaderMap, watch: bool) {
     let accept = json_accept(headers.get(header::ACCEPT));
     headers.insert(header::ACCEPT, accept);
-    // Only identity and gzip are decodable here.
-    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    // Lists: identity or gzip, both decodable here. Watches: identity, so
+    // every event can be filtered and flushed on its own.
+    let encoding = if watch { "identity" } else { "gzip" };
+    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(encoding));
 }
 
 fn encoding(headers: &HeaderMap) -> Result<Encoding, String> {

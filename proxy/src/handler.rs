@@ -26,7 +26,7 @@ use crate::audit::AuditTx;
 use crate::audited::{AuditedBody, CountingBody, Finish};
 use crate::authn::{self, Authenticator};
 use crate::clusters::{Cluster, Registry};
-use crate::config::SessionConfig;
+use crate::config::{SessionConfig, SpdyMode};
 use crate::filtering;
 use crate::forward::{self, Identity};
 use crate::http::{self as h, Body};
@@ -325,7 +325,8 @@ impl Proxy {
         } else if upgrade {
             self.forward_upgrade(req, rest, &cluster, &id, ev).await
         } else {
-            self.forward(req, rest, &cluster, &id, bytes_in, scope.is_some())
+            let filtered = scope.is_some().then_some(watch);
+            self.forward(req, rest, &cluster, &id, bytes_in, filtered)
                 .await
         };
         match (resp, scope) {
@@ -389,11 +390,12 @@ impl Proxy {
         cluster: &Cluster,
         id: &Identity,
         bytes_in: Arc<AtomicU64>,
-        filtered: bool,
+        // Some(is_watch) when the response will be filtered.
+        filtered: Option<bool>,
     ) -> Result<Response<Body>, String> {
         let (mut parts, body) = req.into_parts();
-        if filtered {
-            filtering::prepare_headers(&mut parts.headers);
+        if let Some(watch) = filtered {
+            filtering::prepare_headers(&mut parts.headers, watch);
             if let Some(q) = parts.uri.query() {
                 let q = filtering::query_with_row_metadata(q);
                 parts.uri = format!("{}?{q}", parts.uri.path())
@@ -469,7 +471,10 @@ impl Proxy {
             cluster,
         };
         let guard = track(&self.metrics, Gauge::LiveSessions);
-        let resp = session::relay(Request::from_parts(parts, body), upstream, ctx).await;
+        let opts = session::RelayOptions {
+            record_spdy: self.sessions.spdy == SpdyMode::Record,
+        };
+        let resp = session::relay_with(Request::from_parts(parts, body), upstream, ctx, opts).await;
         // The relay runs the session in its own task; the gauge counts
         // sessions that reached the handshake.
         drop(guard);

@@ -390,3 +390,56 @@ fn audit_search_finds_calls_across_both_clusters() {
         assert_eq!(v["user"]["name"], "david", "{line}");
     }
 }
+
+#[test]
+fn andrews_watch_shows_new_web_pods_but_never_nginx_ones() {
+    let demo = demo();
+    let andrew = demo.kubectl("andrew", "dev");
+    let admin = demo.kubectl("admin", "dev");
+    let watcher = andrew.command(&[
+        "get",
+        "pods",
+        "-n",
+        "default",
+        "-w",
+        "--output-watch-events",
+    ]);
+    let handle = std::thread::spawn(move || {
+        kac_e2e::run_with_timeout(watcher, None, Duration::from_secs(8)).unwrap()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["web-watch", "nginx-watch"] {
+        let pod = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &pod,
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n  containers:\n  - name: main\n    image: busybox\n"),
+        )
+        .unwrap();
+        admin
+            .run(&["create", "-f", pod.to_str().unwrap()])
+            .unwrap()
+            .ok()
+            .unwrap();
+    }
+    for name in ["web-watch", "nginx-watch"] {
+        admin
+            .run(&["delete", "pod", name, "-n", "default", "--wait=false"])
+            .unwrap()
+            .ok()
+            .unwrap();
+    }
+    let out = handle.join().unwrap();
+    assert!(
+        out.stdout.contains("web-watch"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("DELETED"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("nginx"),
+        "watch leaked a hidden pod: {}",
+        out.stdout
+    );
+}
