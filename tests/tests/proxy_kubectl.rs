@@ -342,6 +342,18 @@ fn exec_through_the_proxy_keeps_exit_codes_and_stdin_and_is_recorded() {
     }
     assert!(found.contains("echo e2e-out; exit 3"), "{found}");
     assert!(found.contains("\"exit_code\":3"), "{found}");
+
+    // kac-play --cat replays exactly what kubectl printed.
+    let session = found
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["command"][2] == "echo e2e-out; exit 3")
+        .expect("the exec session");
+    let id = session["session_id"].as_str().unwrap();
+    let mut cmd = std::process::Command::new(kac_e2e::binary("kac-player", "kac-play").unwrap());
+    cmd.arg("--store").arg(demo.store()).args(["--cat", id]);
+    let played = kac_e2e::run_with_timeout(cmd, None, Duration::from_secs(30)).unwrap();
+    assert_eq!(played.ok().unwrap(), "e2e-out\n", "{}", played.stderr);
 }
 
 #[test]
