@@ -41,13 +41,20 @@ fn bench(c: &mut Criterion) {
     });
     let sel = LabelSelector::parse("shard in (1,2)").unwrap();
     g.bench_function("store_list_label_selector", |b| {
-        b.iter(|| store.list(pods, None, None, 0, &|o| sel.matches_object(o)).items.len())
+        b.iter(|| {
+            store
+                .list(pods, None, None, 0, &|o| sel.matches_object(o))
+                .items
+                .len()
+        })
     });
     g.bench_function("table_metadata", |b| {
         b.iter(|| {
             let page = store.list(pods, None, None, 0, &|_| true);
             let objs: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
-            table("Pod", &objs, IncludeObject::Metadata, json!({}), true).to_string().len()
+            table("Pod", &objs, IncludeObject::Metadata, json!({}), true)
+                .to_string()
+                .len()
         })
     });
     g.bench_function("paged_500", |b| {
