@@ -455,3 +455,38 @@ fn andrews_watch_shows_new_web_pods_but_never_nginx_ones() {
         out.stdout
     );
 }
+
+#[test]
+fn python_client_lists_and_watches_through_the_proxy() {
+    let demo = demo();
+    // Through the proxy, the Python client's watch=True is a watch, and its
+    // all-namespace list is filtered like kubectl's.
+    let k = demo.kubectl("david", "dev");
+    let kubeconfig = demo.dir().join("david-dev.kubeconfig");
+    drop(k);
+    let out = kac_e2e::python(
+        "proxy_list_watch.py",
+        &[kubeconfig.to_str().unwrap(), "david"],
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let stdout = out.ok().unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", out.stderr));
+    let pods: Vec<&str> = v["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(pods, ["david/david-1", "david/david-2", "david/david-3"]);
+    let events = v["events"].as_array().unwrap();
+    assert!(
+        events.contains(&serde_json::json!(["ADDED", "py-proxy-pod"])),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last().unwrap(),
+        &serde_json::json!(["DELETED", "py-proxy-pod"])
+    );
+}
