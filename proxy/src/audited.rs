@@ -65,6 +65,8 @@ pub struct Finish {
     pub metrics: Arc<Metrics>,
     /// Keeps the open-watches gauge up while a watch streams.
     pub watch: Option<GaugeGuard>,
+    /// Items a filtered stream hid, counted while it ran.
+    pub hidden: Option<Arc<AtomicU64>>,
 }
 
 /// Wraps a response body; emits the audit event when it ends or is dropped.
@@ -93,6 +95,9 @@ impl AuditedBody {
         f.event.duration_us = elapsed.as_micros() as u64;
         f.event.bytes_out = self.bytes_out;
         f.event.bytes_in = f.bytes_in.load(Ordering::Relaxed);
+        if let Some(h) = &f.hidden {
+            f.event.filtered_items = h.load(Ordering::Relaxed);
+        }
         if let Some(e) = self.error.take() {
             f.event.error.get_or_insert(e);
         }

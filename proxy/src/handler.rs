@@ -56,11 +56,17 @@ pub struct ConnInfo {
 struct Routed {
     resp: Response<Body>,
     watch: bool,
+    /// Items hidden by a filtered watch, read when the stream ends.
+    hidden: Option<Arc<AtomicU64>>,
 }
 
 impl Routed {
     fn new(resp: Response<Body>) -> Self {
-        Self { resp, watch: false }
+        Self {
+            resp,
+            watch: false,
+            hidden: None,
+        }
     }
 }
 
@@ -96,7 +102,11 @@ impl Proxy {
             "/metrics" => return self.metrics_response(),
             _ => self.route(req, &conn, &mut ev, bytes_in.clone()).await,
         };
-        let Routed { mut resp, watch } = routed;
+        let Routed {
+            mut resp,
+            watch,
+            hidden,
+        } = routed;
         ev.code = resp.status().as_u16();
         if let Ok(v) = HeaderValue::from_str(&ev.id) {
             resp.headers_mut().insert("kac-audit-id", v);
@@ -108,6 +118,7 @@ impl Proxy {
             audit: self.audit.clone(),
             metrics: self.metrics.clone(),
             watch: watch.then(|| track(&self.metrics, Gauge::OpenWatches)),
+            hidden,
         };
         resp.map(|b| AuditedBody::new(b, finish).boxed_unsync())
     }
@@ -330,7 +341,11 @@ impl Proxy {
                 .await
         };
         match (resp, scope) {
-            (Ok(resp), None) => Routed { resp, watch },
+            (Ok(resp), None) => Routed {
+                resp,
+                watch,
+                hidden: None,
+            },
             (Ok(resp), Some(filter)) => {
                 let resp = if watch {
                     filtering::filter_watch(
@@ -351,7 +366,11 @@ impl Proxy {
                     .await
                 };
                 ev.filtered_items = ev_hidden.load(std::sync::atomic::Ordering::Relaxed);
-                Routed { resp, watch }
+                Routed {
+                    resp,
+                    watch,
+                    hidden: watch.then_some(ev_hidden),
+                }
             }
             (Err(msg), _) => {
                 ev.error = Some(msg.clone());
