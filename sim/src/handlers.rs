@@ -499,6 +499,10 @@ pub async fn delete(call: &Call<'_>, req: Request<Incoming>) -> ApiResult<Respon
     if call.rt.kind == "Namespace" && !dry {
         cascade_namespace(call.sim, &call.name);
     }
+    if call.rt.kind == "Pod" && !dry {
+        // Stop the pod's main process and heartbeat, and drop its files.
+        crate::streams::pod_deleted(&call.sim.data_dir, &call.namespace, &call.name);
+    }
     let uid = deleted
         .pointer("/metadata/uid")
         .and_then(Value::as_str)
@@ -527,6 +531,9 @@ pub async fn delete_collection(
         }) {
             if call.rt.kind == "Namespace" && !dry {
                 cascade_namespace(call.sim, &name);
+            }
+            if call.rt.kind == "Pod" && !dry {
+                crate::streams::pod_deleted(&call.sim.data_dir, &k_ns, &name);
             }
             items.push((*d).clone());
         }
