@@ -44,6 +44,15 @@ pub struct Proxy {
     pub sessions: SessionConfig,
 }
 
+/// How a plain (non-upgrade) request is forwarded.
+#[derive(Debug, Clone, Copy)]
+struct ForwardMode {
+    /// A watch: streams for long, gets its own HTTP/1.1 connection.
+    watch: bool,
+    /// The response will be filtered: ask for JSON the filter can read.
+    filtered: bool,
+}
+
 /// What the listener knows about the connection.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
@@ -336,9 +345,11 @@ impl Proxy {
         } else if upgrade {
             self.forward_upgrade(req, rest, &cluster, &id, ev).await
         } else {
-            let filtered = scope.is_some().then_some(watch);
-            self.forward(req, rest, &cluster, &id, bytes_in, filtered)
-                .await
+            let mode = ForwardMode {
+                watch,
+                filtered: scope.is_some(),
+            };
+            self.forward(req, rest, &cluster, &id, bytes_in, mode).await
         };
         match (resp, scope) {
             (Ok(resp), None) => Routed {
@@ -409,12 +420,11 @@ impl Proxy {
         cluster: &Cluster,
         id: &Identity,
         bytes_in: Arc<AtomicU64>,
-        // Some(is_watch) when the response will be filtered.
-        filtered: Option<bool>,
+        mode: ForwardMode,
     ) -> Result<Response<Body>, String> {
         let (mut parts, body) = req.into_parts();
-        if let Some(watch) = filtered {
-            filtering::prepare_headers(&mut parts.headers, watch);
+        if mode.filtered {
+            filtering::prepare_headers(&mut parts.headers, mode.watch);
             if let Some(q) = parts.uri.query() {
                 let q = filtering::query_with_row_metadata(q);
                 parts.uri = format!("{}?{q}", parts.uri.path())
@@ -427,7 +437,15 @@ impl Proxy {
             .upstream_request(&parts, rest, cluster, id, false)?
             .body(body)
             .map_err(|e| e.to_string())?;
-        let resp = cluster.client.request(upstream).await.map_err(|e| {
+        // Watches get an HTTP/1.1 connection each: on one multiplexed HTTP/2
+        // connection they would queue behind the server's concurrent-stream
+        // limit (a few hundred) and hang.
+        let client = if mode.watch {
+            &cluster.upgrade_client
+        } else {
+            &cluster.client
+        };
+        let resp = client.request(upstream).await.map_err(|e| {
             format!(
                 "cluster {:?} is unreachable: {}",
                 cluster.name,
