@@ -110,6 +110,14 @@ pub fn downstream_headers(upstream: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// An upstream response as it goes back to the client: hop-by-hop headers
+/// dropped, body streamed through.
+pub fn pass_response(resp: Response<Incoming>) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    parts.headers = downstream_headers(&parts.headers);
+    Response::from_parts(parts, boxed(body))
+}
+
 /// Box a client request body for the upstream client.
 pub fn boxed(body: Incoming) -> Body {
     body.map_err(|e| -> h::BodyError { Box::new(e) })
@@ -132,14 +140,7 @@ pub async fn pass_upgrade(
         .await
         .map_err(|e| format!("cluster {}: {e}", cluster.name))?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let (parts, body) = resp.into_parts();
-        let mut out = Response::from_parts(
-            parts,
-            body.map_err(|e| -> h::BodyError { Box::new(e) })
-                .boxed_unsync(),
-        );
-        *out.headers_mut() = downstream_headers(out.headers());
-        return Ok((out, None));
+        return Ok((pass_response(resp), None));
     }
     let upstream_upgrade = hyper::upgrade::on(&mut resp);
     let mut out = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);

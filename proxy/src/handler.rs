@@ -452,13 +452,7 @@ impl Proxy {
                 error_chain(&e)
             )
         })?;
-        let (mut parts, body) = resp.into_parts();
-        parts.headers = forward::downstream_headers(&parts.headers);
-        Ok(Response::from_parts(
-            parts,
-            body.map_err(|e| -> h::BodyError { Box::new(e) })
-                .boxed_unsync(),
-        ))
+        Ok(forward::pass_response(resp))
     }
 
     /// Exec, attach and port-forward: recorded by the session relay.

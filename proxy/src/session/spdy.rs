@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::future::{select, Either};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
@@ -42,12 +41,7 @@ pub(super) async fn relay(
         }
     };
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        let (mut parts, body) = resp.into_parts();
-        parts.headers = crate::forward::downstream_headers(&parts.headers);
-        let body = body
-            .map_err(|e| -> h::BodyError { Box::new(e) })
-            .boxed_unsync();
-        return Response::from_parts(parts, body);
+        return crate::forward::pass_response(resp);
     }
     let mut start = ctx.start.clone();
     start.protocol = match resp

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header;
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -61,12 +60,7 @@ pub(super) async fn relay(
     };
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         // The cluster refused (404 pod, 403, 400...): pass its Status back.
-        let (mut parts, body) = resp.into_parts();
-        parts.headers = crate::forward::downstream_headers(&parts.headers);
-        let body = body
-            .map_err(|e| -> h::BodyError { Box::new(e) })
-            .boxed_unsync();
-        return Response::from_parts(parts, body);
+        return crate::forward::pass_response(resp);
     }
     let chosen = resp
         .headers()
