@@ -118,7 +118,7 @@ impl Demo {
 
     /// `kac-audit --store DIR ARGS…`
     pub fn kac_audit(&self, args: &[&str]) -> Result<Output> {
-        let mut cmd = Command::new(binary("kac-store", "kac-audit")?);
+        let mut cmd = Command::new(binary("kac-audit", "kac-audit")?);
         cmd.arg("--store").arg(self.store()).args(args);
         run_with_timeout(cmd, None, Duration::from_secs(60))
     }

@@ -2,14 +2,12 @@
 //! random moment, several times over the same store. Every event it reported
 //! durable must be there afterwards, and verify must pass.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kac_event::Event;
-use kac_store::{Position, Store};
+use kac_store::{Position, Store, StoreOptions};
 use rand::{Rng, SeedableRng};
 
 fn event_id(e: &Event) -> String {
@@ -65,7 +63,15 @@ fn kill_dash_nine_loses_nothing_durable() {
         );
 
         // Reopen: recovery cuts the torn tail; check every reported event.
-        let st = Store::open(dir.path(), common::opts()).unwrap();
+        let st = Store::open(
+            dir.path(),
+            StoreOptions {
+                fsync_interval: Duration::from_millis(2),
+                block_max_events: 256,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let report = st.verify().unwrap();
         assert!(report.ok(), "round {round}: {:?}", report.errors);
         let all: Vec<Event> = st.tail(Position::start()).map(|r| r.unwrap().1).collect();
