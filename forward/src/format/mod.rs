@@ -1,6 +1,10 @@
 //! Output formats: pure functions from a KAC [`Event`] to the bytes or JSON
 //! value a receiver expects. No I/O here.
 
+pub mod ecs;
+pub mod k8s_audit;
+pub mod ocsf;
+
 use kac_event::Event;
 
 /// How events are rendered for a receiver.

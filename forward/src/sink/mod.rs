@@ -38,3 +38,8 @@ pub trait Sink: Send {
     /// A short name for logs and metrics, e.g. `syslog://host:6514`.
     fn describe(&self) -> String;
 }
+
+pub mod hec;
+pub mod syslog;
+pub mod tls;
+pub mod webhook;

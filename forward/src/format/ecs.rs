@@ -1,0 +1,1 @@
+//! ecs rendering (issue #9; being built).

@@ -1,0 +1,1 @@
+//! k8s_audit rendering (issue #9; being built).

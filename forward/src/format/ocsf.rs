@@ -1,0 +1,1 @@
+//! ocsf rendering (issue #9; being built).

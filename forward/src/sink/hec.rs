@@ -1,0 +1,1 @@
+//! Splunk HTTP Event Collector sink (issue #9; being built).
