@@ -40,6 +40,7 @@ pub trait Sink: Send {
 }
 
 pub mod hec;
+pub mod http;
 pub mod syslog;
 pub mod tls;
 pub mod webhook;
