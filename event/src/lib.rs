@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 mod session;
 
 pub use session::{
-    CommandLine, DataStream, SessionEnd, SessionEvent, SessionKind, SessionStart, Transfer,
+    CommandLine, DataStream, PortBytes, SessionEnd, SessionEvent, SessionKind, SessionStart,
+    Transfer,
 };
 
 /// An event as it is appended to the store and forwarded to SIEMs.

@@ -195,6 +195,25 @@ pub struct SessionEnd {
     /// Updated transfer info (file names seen in the tar stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Transfer>,
+    /// Port-forward: bytes per pod port, in port order (the totals are in
+    /// `bytes_stdin`/`bytes_stdout`). Empty for exec and attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortBytes>,
+}
+
+/// Port-forward traffic through one pod port. Only counts: the payload of a
+/// port-forward is never recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBytes {
+    pub port: u16,
+    /// User to pod.
+    pub bytes_in: u64,
+    /// Pod to user.
+    pub bytes_out: u64,
+    /// Forwarded connections seen, where the wire shows them (SPDY form:
+    /// one data stream per connection; 0 for the channel form).
+    #[serde(default)]
+    pub connections: u64,
 }
 
 #[cfg(test)]

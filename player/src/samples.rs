@@ -117,6 +117,7 @@ impl SessionBuilder {
             bytes_stdout: self.bytes[1],
             bytes_stderr: self.bytes[2],
             transfer: None,
+            ports: Vec::new(),
         })));
         self.events
     }

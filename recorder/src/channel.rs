@@ -174,6 +174,22 @@ pub fn decode_raw(
     }
 }
 
+/// The channel number and decoded payload length of a message, without
+/// copying or decoding the payload: what a relay that counts bytes but does
+/// not record needs. `None` for an empty message or a bad base64 digit.
+pub fn payload_len(protocol: Protocol, message: &[u8]) -> Option<(u8, usize)> {
+    let (&first, rest) = message.split_first()?;
+    if protocol.is_base64() {
+        if !first.is_ascii_digit() {
+            return None;
+        }
+        let pad = rest.iter().rev().take(2).filter(|&&b| b == b'=').count();
+        Some((first - b'0', (rest.len() / 4 * 3).saturating_sub(pad)))
+    } else {
+        Some((first, rest.len()))
+    }
+}
+
 /// Decodes one WebSocket message into a channel frame.
 pub fn decode(
     protocol: Protocol,
@@ -329,6 +345,31 @@ pub fn fuzz_channel(data: &[u8]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn payload_len_matches_decode() {
+        for payload in [
+            &b""[..],
+            b"a",
+            b"ab",
+            b"abc",
+            b"abcd",
+            &[0u8, 255, 7, 9, 1][..],
+        ] {
+            for protocol in [
+                Protocol::V5,
+                Protocol::V4,
+                Protocol::Base64,
+                Protocol::V4Base64,
+            ] {
+                let (kind, msg) = encode_raw(protocol, 1, payload);
+                let (n, decoded) = decode_raw(protocol, kind, &msg).unwrap();
+                assert_eq!(payload_len(protocol, &msg), Some((n, decoded.len())));
+            }
+        }
+        assert_eq!(payload_len(Protocol::V5, b""), None);
+        assert_eq!(payload_len(Protocol::Base64, b"xAAAA"), None);
+    }
 
     #[test]
     fn subprotocols() {

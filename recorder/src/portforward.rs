@@ -91,6 +91,19 @@ impl PortForwardTap {
         })
     }
 
+    /// Per-port totals as they go into `session.end` (port order).
+    pub fn summary(&self) -> Vec<kac_event::PortBytes> {
+        self.ports
+            .iter()
+            .map(|(&port, b)| kac_event::PortBytes {
+                port,
+                bytes_in: b.client_to_pod,
+                bytes_out: b.pod_to_client,
+                connections: b.connections,
+            })
+            .collect()
+    }
+
     /// Set when the SPDY stream could not be parsed: counting stopped.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
@@ -281,6 +294,16 @@ mod tests {
         assert_eq!(tap.ports()[&80].pod_to_client, 6);
         assert_eq!(tap.ports()[&443].pod_to_client, 1);
         assert_eq!(tap.totals(), (5, 7));
+        let summary = tap.summary();
+        assert_eq!(summary.len(), 2);
+        assert_eq!(
+            (summary[0].port, summary[0].bytes_in, summary[0].bytes_out),
+            (80, 5, 6)
+        );
+        assert_eq!(
+            (summary[1].port, summary[1].bytes_in, summary[1].bytes_out),
+            (443, 0, 1)
+        );
     }
 
     #[test]

@@ -268,6 +268,7 @@ impl SessionRecorder {
             bytes_stdout: self.bytes_stdout,
             bytes_stderr: self.bytes_stderr,
             transfer: self.cp.as_ref().map(|(d, n)| n.transfer(*d)),
+            ports: Vec::new(),
         })));
         out
     }

@@ -341,6 +341,7 @@ impl Generator {
             bytes_stdout: 100,
             bytes_stderr: 0,
             transfer: None,
+            ports: Vec::new(),
         })));
         out.into_iter().map(Event::Session).collect()
     }

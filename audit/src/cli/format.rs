@@ -140,10 +140,7 @@ pub fn summary(e: &Event) -> [String; 7] {
                     format!("{}/{} {}", st.namespace, st.pod, st.command.join(" ")),
                 ),
                 SessionEvent::Command(c) => ("session.command", c.text.clone()),
-                SessionEvent::End(e) => (
-                    "session.end",
-                    format!("exit {}", e.exit_code.map_or("-".into(), |c| c.to_string())),
-                ),
+                SessionEvent::End(e) => ("session.end", end_detail(e)),
                 SessionEvent::Data { stream, data, .. } => {
                     ("session.data", format!("{stream:?} {} bytes", data.len()))
                 }
@@ -167,6 +164,19 @@ pub fn summary(e: &Event) -> [String; 7] {
             ]
         }
     }
+}
+
+/// `exit CODE`, plus per-port byte counts for a port-forward
+/// (`port 80: 15 in, 15 out`; in = user to pod).
+fn end_detail(e: &kac_event::SessionEnd) -> String {
+    let mut s = format!("exit {}", e.exit_code.map_or("-".into(), |c| c.to_string()));
+    for p in &e.ports {
+        s.push_str(&format!(
+            "; port {}: {} in, {} out",
+            p.port, p.bytes_in, p.bytes_out
+        ));
+    }
+    s
 }
 
 /// Prints rows as an aligned table.
@@ -321,6 +331,34 @@ mod tests {
         assert_eq!(v["stageTimestamp"], "2026-03-01T10:00:00.124956Z");
         assert_eq!(v["annotations"]["authorization.k8s.io/decision"], "forbid");
         assert_eq!(v["annotations"]["kac.io/verb"], "exec");
+    }
+
+    #[test]
+    fn session_end_row_shows_exit_code_and_port_bytes() {
+        let end = kac_event::SessionEnd {
+            exit_code: Some(3),
+            ports: vec![
+                kac_event::PortBytes {
+                    port: 80,
+                    bytes_in: 15,
+                    bytes_out: 20,
+                    connections: 1,
+                },
+                kac_event::PortBytes {
+                    port: 443,
+                    bytes_in: 0,
+                    bytes_out: 7,
+                    connections: 1,
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            end_detail(&end),
+            "exit 3; port 80: 15 in, 20 out; port 443: 0 in, 7 out"
+        );
+        let plain = kac_event::SessionEnd::default();
+        assert_eq!(end_detail(&plain), "exit -");
     }
 
     #[test]
