@@ -1,8 +1,8 @@
-//! # kac-store: the audit store and the `kac-audit` CLI
+//! # kac-store: the audit store (a library; the `kac-audit` CLI is in audit/)
 //!
 //! **Owns:** the append-only event log (segments of CRC-framed,
 //! zstd-compressed, hash-chained blocks; group commit; crash recovery), the
-//! tantivy index over it, the search language, and the `kac-audit` binary.
+//! tantivy index over it, and the search language.
 //! The log is the source of truth; the index is a rebuildable cache.
 //!
 //! **Must not touch:** the event model (that is kac-event's), HTTP, policy,

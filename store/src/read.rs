@@ -8,8 +8,6 @@ use chrono::{DateTime, Utc};
 use kac_event::{Event, SessionEvent};
 use serde::Serialize;
 use tantivy::collector::DocSetCollector;
-use tantivy::schema::Value;
-use tantivy::TantivyDocument;
 
 use crate::error::{Result, StoreError};
 use crate::index::doc::{session_verb, KIND_END, KIND_START};
@@ -117,11 +115,7 @@ impl Store {
         let addrs = searcher.search(&query, &DocSetCollector)?;
         let mut blocks = BTreeSet::new();
         for a in addrs {
-            let d: TantivyDocument = searcher.doc(a)?;
-            if let Some(p) = d.get_first(h.fields.ptr).and_then(|v| v.as_str()) {
-                let p: Pointer = p.parse()?;
-                blocks.insert(p.block());
-            }
+            blocks.insert(search::pointer(h, &searcher, a)?.block());
         }
         let mut out = Vec::new();
         for b in blocks {
@@ -137,6 +131,40 @@ impl Store {
                         out.push(s);
                     }
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of every session matching `q` (on its metadata or typed
+    /// commands), oldest first, with no limit: what `kac-audit export
+    /// --sessions` walks. [`Store::sessions`] is the bounded, newest-first
+    /// listing for people.
+    pub fn session_ids(&self, q: &Query) -> Result<Vec<String>> {
+        let h = self.index()?;
+        let query = search::build(h, q, Kinds::SessionsAndCommands)?;
+        let searcher = h.reader.searcher();
+        let addrs = searcher.search(&query, &DocSetCollector)?;
+        let mut ptrs = Vec::with_capacity(addrs.len());
+        for a in addrs {
+            ptrs.push(search::pointer(h, &searcher, a)?);
+        }
+        // Log order (per stream), so blocks are read once each.
+        ptrs.sort();
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for p in ptrs {
+            match self.blocks.event(&p) {
+                Ok(Event::Session(s)) => {
+                    if seen.insert(s.session_id().to_string()) {
+                        out.push(s.session_id().to_string());
+                    }
+                }
+                Ok(Event::Api(_)) => {}
+                // A segment pruned after this index snapshot: skip it.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(out)

@@ -2,6 +2,7 @@
 //! store read-only is the default so the CLI works next to a running
 //! proxy; `reindex`, `prune` and `recover` need the store lock.
 
+mod cast_export;
 mod debug;
 mod format;
 
@@ -75,12 +76,28 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Export events (all of the log, or those matching terms).
+    /// Export events (all of the log, or those matching terms) as JSON lines
+    /// or audit.k8s.io Events. With `--sessions QUERY --dir OUT`, export
+    /// every matching recorded session as an asciicast file OUT/ID.cast.
     Export {
-        #[arg(long, value_enum, default_value = "json")]
-        format: Format,
+        /// json (default for events), table, k8s-audit; asciicast-v2
+        /// (default with --sessions) or asciicast-v3.
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
+        /// At most this many events (or sessions, with --sessions).
         #[arg(long, default_value_t = usize::MAX)]
         limit: usize,
+        /// Search for sessions, e.g. 'user=david cluster=prod' or '"rm -rf"'
+        /// (further terms may follow as arguments; "" matches every session).
+        #[arg(long, value_name = "QUERY", requires = "dir")]
+        sessions: Option<String>,
+        /// Directory the .cast files go to (created if missing).
+        #[arg(long, value_name = "OUT", requires = "sessions")]
+        dir: Option<PathBuf>,
+        /// Replace existing .cast files (otherwise the export is refused
+        /// before anything is written).
+        #[arg(long, requires = "sessions")]
+        force: bool,
         terms: Vec<String>,
     },
     /// Drop whole sealed segments older than a duration (e.g. 90d).
@@ -94,6 +111,19 @@ enum Cmd {
     Recover,
     #[command(hide = true, subcommand)]
     Debug(debug::DebugCmd),
+}
+
+/// `export --format`: event renderings, and asciicast for `--sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Json,
+    Table,
+    #[value(name = "k8s-audit")]
+    K8sAudit,
+    #[value(name = "asciicast-v2")]
+    AsciicastV2,
+    #[value(name = "asciicast-v3")]
+    AsciicastV3,
 }
 
 fn store_dir(s: &Option<PathBuf>) -> Result<PathBuf> {
@@ -234,8 +264,51 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Export {
             format,
             limit,
+            sessions: Some(sessions),
+            dir: Some(out_dir),
+            force,
             terms,
         } => {
+            let format = match format {
+                None | Some(ExportFormat::AsciicastV2) => kac_player::CastFormat::V2,
+                Some(ExportFormat::AsciicastV3) => kac_player::CastFormat::V3,
+                Some(f) => bail!("--sessions exports asciicast-v2 or asciicast-v3, not {f:?}"),
+            };
+            let mut q = Query::parse(&sessions, Utc::now()).context("bad --sessions query")?;
+            let more = query(&terms)?;
+            q.fields.extend(more.fields);
+            q.tags.extend(more.tags);
+            q.text.extend(more.text);
+            q.since = more.since.or(q.since);
+            q.until = more.until.or(q.until);
+            let st = readable(&dir?)?;
+            let r = cast_export::export_sessions(&st, &q, format, limit, &out_dir, force, out)?;
+            if r.files.is_empty() {
+                eprintln!(
+                    "kac-audit: no sessions match {:?}",
+                    full_query(&sessions, &terms)
+                );
+                return Ok(1);
+            }
+            eprintln!(
+                "exported {} session{} to {}",
+                r.files.len(),
+                if r.files.len() == 1 { "" } else { "s" },
+                out_dir.display()
+            );
+        }
+        Cmd::Export {
+            format,
+            limit,
+            terms,
+            ..
+        } => {
+            let format = match format.unwrap_or(ExportFormat::Json) {
+                ExportFormat::Json => Format::Json,
+                ExportFormat::Table => Format::Table,
+                ExportFormat::K8sAudit => Format::K8sAudit,
+                f => bail!("{f:?} is for sessions: use --sessions QUERY --dir OUT"),
+            };
             let st = readable(&dir?)?;
             if terms.is_empty() {
                 for r in st.tail(Position::start()).take(limit) {
@@ -294,6 +367,15 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Debug(d) => return debug::run(d, dir.ok()),
     }
     Ok(0)
+}
+
+fn full_query(sessions: &str, terms: &[String]) -> String {
+    let mut q = sessions.to_string();
+    for t in terms {
+        q.push(' ');
+        q.push_str(t);
+    }
+    q.trim().to_string()
 }
 
 fn show(st: &Store, id: &str, f: Format, out: &mut dyn Write) -> Result<i32> {

@@ -8,7 +8,7 @@ use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{Order, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::doc::{KIND_CHUNK, KIND_COMMAND, KIND_START};
 use super::IndexHandle;
@@ -108,14 +108,19 @@ pub fn run(h: &IndexHandle, q: &Query, kinds: Kinds, limit: usize) -> Result<Vec
     let hits = searcher.search(&query, &top)?;
     let mut out = Vec::with_capacity(hits.len());
     for (t, addr) in hits {
-        let d: TantivyDocument = searcher.doc(addr)?;
-        let p = d
-            .get_first(h.fields.ptr)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| StoreError::Index("document without ptr".into()))?;
-        out.push((t, p.parse()?));
+        out.push((t, pointer(h, &searcher, addr)?));
     }
     Ok(out)
+}
+
+/// Where in the log a matching document's event lives.
+pub fn pointer(h: &IndexHandle, searcher: &Searcher, addr: DocAddress) -> Result<Pointer> {
+    let d: TantivyDocument = searcher.doc(addr)?;
+    let p = d
+        .get_first(h.fields.ptr)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| StoreError::Index("document without ptr".into()))?;
+    p.parse()
 }
 
 /// Number of documents matching (for stats and tests).
