@@ -29,6 +29,7 @@ mod model;
 mod pattern;
 mod reqspec;
 mod scope;
+mod reach;
 pub mod spec;
 mod store;
 mod verbs;

@@ -133,14 +133,18 @@ pub struct SessionConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CredentialConfig {
-    /// Lifetime of credentials issued by `kac login`.
+    /// Lifetime of access tokens issued by `kac login` (docs/login.md).
     #[serde(default = "default_ttl", with = "duration_str")]
     pub ttl: Duration,
 }
 
 impl Default for CredentialConfig {
     fn default() -> Self {
-        Self { ttl: default_ttl() }
+        Self {
+            ttl: default_ttl(),
+            refresh_ttl: default_refresh_ttl(),
+            signing_key_file: None,
+        }
     }
 }
 
@@ -160,6 +164,15 @@ pub mod duration_str {
             .ok_or_else(|| format!("duration {s:?} has no unit (ms, s, m, h, d)"))?;
         let (num, unit) = s.split_at(split);
         let n: u64 = num
+    /// Lifetime of refresh tokens: how long `kac` may renew access tokens
+    /// without asking for the password again.
+    #[serde(default = "default_refresh_ttl", with = "duration_str")]
+    pub refresh_ttl: Duration,
+    /// The HMAC key that signs credentials. Replicas behind one load
+    /// balancer must share it; when absent, `DATA_DIR/credentials.key` is
+    /// generated on first start (0600) and reused.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
             .parse()
             .map_err(|_| format!("duration {s:?} does not start with a number"))?;
         let secs = match unit {
@@ -172,6 +185,10 @@ pub mod duration_str {
         };
         Ok(Duration::from_secs(secs))
     }
+fn default_refresh_ttl() -> Duration {
+    Duration::from_secs(7 * 86400)
+}
+
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
@@ -266,7 +283,11 @@ impl ProxyConfig {
         if let Some(p) = self.clusters_file.as_mut() {
             fix(p);
         }
-        for p in [&mut self.tls.cert_file, &mut self.tls.key_file] {
+        for p in [
+            &mut self.tls.cert_file,
+            &mut self.tls.key_file,
+            &mut self.credentials.signing_key_file,
+        ] {
             if let Some(p) = p.as_mut() {
                 fix(p);
             }
@@ -275,6 +296,15 @@ impl ProxyConfig {
             c.resolve_paths(base);
         }
         for p in [&mut self.audit.store, &mut self.audit.json_lines] {
+        let creds = &self.credentials;
+        for (field, key, d) in [
+            ("credentials.ttl", "ttl:", creds.ttl),
+            ("credentials.refreshTtl", "refreshTtl:", creds.refresh_ttl),
+        ] {
+            if d < Duration::from_secs(1) {
+                return Err(err(field, key, "must be at least 1s".into()));
+            }
+        }
             if let Some(p) = p.as_mut() {
                 fix(p);
             }
@@ -459,3 +489,4 @@ audit:
         assert!(duration_str::parse("10y").is_err());
     }
 }
+        assert_eq!(cfg.credentials.refresh_ttl, Duration::from_secs(7 * 86400));

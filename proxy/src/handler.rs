@@ -112,6 +112,9 @@ impl Proxy {
             _ => self.route(req, &conn, &mut ev, bytes_in.clone()).await,
         };
         let Routed {
+            p if p.starts_with("/kac/") => {
+                Routed::new(crate::login::serve(&self, req, &conn, &mut ev).await)
+            }
             mut resp,
             watch,
             hidden,
@@ -194,7 +197,7 @@ impl Proxy {
             Ok(u) => u,
             Err(e) => {
                 ev.error = Some(e.to_string());
-                return Routed::new(h::status(StatusCode::UNAUTHORIZED, "Unauthorized"));
+                return Routed::new(h::status(StatusCode::UNAUTHORIZED, e.client_message()));
             }
         };
         ev.user = UserInfo {

@@ -10,6 +10,7 @@ use crate::audit::{self, AuditBackend, JsonLinesBackend, StoreBackend};
 use crate::authn::Authenticator;
 use crate::clusters::Registry;
 use crate::config::ProxyConfig;
+use crate::credentials::Credentials;
 use crate::handler::Proxy;
 use crate::metrics::Metrics;
 use crate::server;
@@ -20,6 +21,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
     let tls = server::load_tls(&cfg)?;
     let users = UserDirectory::open(&cfg.users_file).map_err(anyhow::Error::new)?;
     let clusters = Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;
+    let credentials = Credentials::open(&cfg.credentials, &cfg.data_dir)?;
     let policies = kac_policy::PolicyStore::open(&cfg.policies)
         .map_err(|e| anyhow::anyhow!("loading policies:\n{e}"))?;
     let backend = audit_backend(&cfg)?;
@@ -28,7 +30,10 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
 
     let proxy = Arc::new(Proxy {
         clusters,
-        authn: Authenticator { users },
+        authn: Authenticator {
+            users,
+            credentials: Some(Arc::new(credentials)),
+        },
         policies,
         audit: audit_tx,
         metrics: Arc::new(Metrics::default()),

@@ -141,6 +141,14 @@ impl Users {
         self.user(self.by_name.get(name)?, auth_method)
     }
 
+    /// Whether the user exists and has a password hash (login timing: an
+    /// unknown user must cost as much as a wrong password).
+    pub fn has_password(&self, name: &str) -> bool {
+        self.by_name
+            .get(name)
+            .is_some_and(|e| e.password_hash.is_some())
+    }
+
     /// Check a password against the user's argon2 hash.
     pub fn check_password(&self, name: &str, password: &str) -> Option<User> {
         use argon2::PasswordVerifier;
