@@ -136,6 +136,15 @@ pub struct CredentialConfig {
     /// Lifetime of access tokens issued by `kac login` (docs/login.md).
     #[serde(default = "default_ttl", with = "duration_str")]
     pub ttl: Duration,
+    /// Lifetime of refresh tokens: how long `kac` may renew access tokens
+    /// without asking for the password again.
+    #[serde(default = "default_refresh_ttl", with = "duration_str")]
+    pub refresh_ttl: Duration,
+    /// The HMAC key that signs credentials. Replicas behind one load
+    /// balancer must share it; when absent, `DATA_DIR/credentials.key` is
+    /// generated on first start (0600) and reused.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl Default for CredentialConfig {
@@ -152,6 +161,10 @@ fn default_ttl() -> Duration {
     Duration::from_secs(8 * 3600)
 }
 
+fn default_refresh_ttl() -> Duration {
+    Duration::from_secs(7 * 86400)
+}
+
 /// Durations as `100ms`, `5s`, `10m`, `8h`, `2d`.
 pub mod duration_str {
     use serde::{Deserialize, Deserializer};
@@ -164,15 +177,6 @@ pub mod duration_str {
             .ok_or_else(|| format!("duration {s:?} has no unit (ms, s, m, h, d)"))?;
         let (num, unit) = s.split_at(split);
         let n: u64 = num
-    /// Lifetime of refresh tokens: how long `kac` may renew access tokens
-    /// without asking for the password again.
-    #[serde(default = "default_refresh_ttl", with = "duration_str")]
-    pub refresh_ttl: Duration,
-    /// The HMAC key that signs credentials. Replicas behind one load
-    /// balancer must share it; when absent, `DATA_DIR/credentials.key` is
-    /// generated on first start (0600) and reused.
-    #[serde(default)]
-    pub signing_key_file: Option<PathBuf>,
             .parse()
             .map_err(|_| format!("duration {s:?} does not start with a number"))?;
         let secs = match unit {
@@ -185,10 +189,6 @@ pub mod duration_str {
         };
         Ok(Duration::from_secs(secs))
     }
-fn default_refresh_ttl() -> Duration {
-    Duration::from_secs(7 * 86400)
-}
-
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
@@ -268,6 +268,15 @@ impl ProxyConfig {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err(err("tls", "tls", "certFile and keyFile go together".into()));
         }
+        let creds = &self.credentials;
+        for (field, key, d) in [
+            ("credentials.ttl", "ttl:", creds.ttl),
+            ("credentials.refreshTtl", "refreshTtl:", creds.refresh_ttl),
+        ] {
+            if d < Duration::from_secs(1) {
+                return Err(err(field, key, "must be at least 1s".into()));
+            }
+        }
         Ok(())
     }
 
@@ -296,15 +305,6 @@ impl ProxyConfig {
             c.resolve_paths(base);
         }
         for p in [&mut self.audit.store, &mut self.audit.json_lines] {
-        let creds = &self.credentials;
-        for (field, key, d) in [
-            ("credentials.ttl", "ttl:", creds.ttl),
-            ("credentials.refreshTtl", "refreshTtl:", creds.refresh_ttl),
-        ] {
-            if d < Duration::from_secs(1) {
-                return Err(err(field, key, "must be at least 1s".into()));
-            }
-        }
             if let Some(p) = p.as_mut() {
                 fix(p);
             }
@@ -479,6 +479,7 @@ audit:
         assert_eq!(cfg.clusters.len(), 2);
         assert_eq!(cfg.clusters[1].tags["ClusterType"], "prod");
         assert_eq!(cfg.credentials.ttl, Duration::from_secs(8 * 3600));
+        assert_eq!(cfg.credentials.refresh_ttl, Duration::from_secs(7 * 86400));
     }
 
     #[test]
@@ -489,4 +490,3 @@ audit:
         assert!(duration_str::parse("10y").is_err());
     }
 }
-        assert_eq!(cfg.credentials.refresh_ttl, Duration::from_secs(7 * 86400));
