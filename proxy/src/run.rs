@@ -20,8 +20,8 @@ use crate::users::UserDirectory;
 pub async fn run(cfg: ProxyConfig) -> Result<()> {
     let tls = server::load_tls(&cfg)?;
     let users = UserDirectory::open(&cfg.users_file).map_err(anyhow::Error::new)?;
-    let clusters = Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;
     let credentials = Credentials::open(&cfg.credentials, &cfg.data_dir)?;
+    let clusters = Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;
     let policies = kac_policy::PolicyStore::open(&cfg.policies)
         .map_err(|e| anyhow::anyhow!("loading policies:\n{e}"))?;
     let backend = audit_backend(&cfg)?;
