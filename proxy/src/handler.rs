@@ -109,12 +109,12 @@ impl Proxy {
             "/healthz" | "/livez" => return h::text("ok", "text/plain"),
             "/readyz" => return self.readyz(),
             "/metrics" => return self.metrics_response(),
-            _ => self.route(req, &conn, &mut ev, bytes_in.clone()).await,
-        };
-        let Routed {
             p if p.starts_with("/kac/") => {
                 Routed::new(crate::login::serve(&self, req, &conn, &mut ev).await)
             }
+            _ => self.route(req, &conn, &mut ev, bytes_in.clone()).await,
+        };
+        let Routed {
             mut resp,
             watch,
             hidden,
