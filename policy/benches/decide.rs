@@ -90,15 +90,37 @@ fn requests() -> Vec<(&'static str, RequestAttributes)> {
     ]
 }
 
-fn percentiles(set: &PolicySet, req: &RequestAttributes) -> (u128, u128, u128) {
+/// How a decision is computed: `decide` (rule index + applicable-policy
+/// memo) or the linear baseline (`decide_reference`: applicable policies
+/// found afresh, every applicable rule scanned, as before the index).
+#[derive(Clone, Copy)]
+enum Path {
+    Indexed,
+    Linear,
+}
+
+fn decide_by(
+    path: Path,
+    set: &PolicySet,
+    u: &UserContext,
+    c: &ClusterContext,
+    req: &RequestAttributes,
+) -> Decision {
+    match path {
+        Path::Indexed => set.decide(u, c, req),
+        Path::Linear => set.decide_reference(u, c, req),
+    }
+}
+
+fn percentiles(set: &PolicySet, req: &RequestAttributes, path: Path) -> (u128, u128, u128) {
     let (u, c) = (user(), dev());
     for _ in 0..10_000 {
-        black_box(set.decide(&u, &c, req));
+        black_box(decide_by(path, set, &u, &c, req));
     }
     let mut ns: Vec<u128> = (0..200_000)
         .map(|_| {
             let t = Instant::now();
-            black_box(set.decide(black_box(&u), &c, black_box(req)));
+            black_box(decide_by(path, set, black_box(&u), &c, black_box(req)));
             t.elapsed().as_nanos()
         })
         .collect();
@@ -119,12 +141,24 @@ fn tail_report() {
     println!("kac-policy decide: single-call latency (ns, Instant per call, includes ~20-40 ns timer overhead)");
     println!("  load+compile 1000 policies / 10000 rules: {load_ms} ms");
     for (label, req) in requests() {
-        let (p50, p99, p999) = percentiles(&empty, &req);
-        println!("  baseline empty set   {label:<13} p50 {p50:>6}  p99 {p99:>6}  p99.9 {p999:>6}");
-        let (p50, p99, p999) = percentiles(&typical, &req);
-        println!("  1000x10 typical      {label:<13} p50 {p50:>6}  p99 {p99:>6}  p99.9 {p999:>6}");
-        let (p50, p99, p999) = percentiles(&worst, &req);
-        println!("  1000x10 all-everyone {label:<13} p50 {p50:>6}  p99 {p99:>6}  p99.9 {p999:>6}");
+        // Same decision on both paths, or the comparison is meaningless.
+        for set in [&typical, &worst] {
+            assert_eq!(
+                set.decide(&user(), &dev(), &req),
+                set.decide_reference(&user(), &dev(), &req)
+            );
+        }
+        let rows = [
+            ("baseline empty set  ", &empty, Path::Indexed),
+            ("1000x10 typical      linear ", &typical, Path::Linear),
+            ("1000x10 typical      indexed", &typical, Path::Indexed),
+            ("1000x10 all-everyone linear ", &worst, Path::Linear),
+            ("1000x10 all-everyone indexed", &worst, Path::Indexed),
+        ];
+        for (name, set, path) in rows {
+            let (p50, p99, p999) = percentiles(set, &req, path);
+            println!("  {name:<28} {label:<13} p50 {p50:>6}  p99 {p99:>6}  p99.9 {p999:>6}");
+        }
     }
 }
 
@@ -141,8 +175,14 @@ fn bench_decide(c: &mut Criterion) {
         g.bench_function(format!("1000x10-typical/{label}"), |b| {
             b.iter(|| typical.decide(&u, &cl, black_box(&req)))
         });
+        g.bench_function(format!("1000x10-typical-linear/{label}"), |b| {
+            b.iter(|| typical.decide_reference(&u, &cl, black_box(&req)))
+        });
         g.bench_function(format!("1000x10-all-everyone/{label}"), |b| {
             b.iter(|| worst.decide(&u, &cl, black_box(&req)))
+        });
+        g.bench_function(format!("1000x10-all-everyone-linear/{label}"), |b| {
+            b.iter(|| worst.decide_reference(&u, &cl, black_box(&req)))
         });
     }
     g.finish();
@@ -211,7 +251,7 @@ fn main() {
     if let Ok(which) = std::env::var("KAC_POLICY_PROFILE") {
         let set = big_set(false);
         for (label, req) in requests().into_iter().filter(|(l, _)| *l == which) {
-            println!("{label}: {:?}", percentiles(&set, &req));
+            println!("{label}: {:?}", percentiles(&set, &req, Path::Indexed));
         }
         return;
     }

@@ -4,11 +4,15 @@
 //! - default deny; any matching deny beats any allow, whatever the priority;
 //! - policies are evaluated in name order and the set is sorted by name at
 //!   load, so results never depend on file order;
-//! - cluster tags and user attributes are read on every call (they change at
-//!   run time); nothing about them is cached in the set;
+//! - cluster tags and user attributes change at run time: the applicable
+//!   policies are memoised per whole (user, cluster) context, tags included,
+//!   so a changed tag is a different key (see `cache`);
+//! - the rules that can match are found through an index built at load
+//!   (see `index`); the linear scan stays as the reference evaluation;
 //! - list/watch without a name may be allowed partially: the proxy then
 //!   filters items with [`crate::ObjectFilter::visible`].
 
+use crate::cache::{ApplicableEntry, MEMO_MIN_POLICIES};
 use crate::model::{CondSource, Condition, Policy, PolicySet, Rule, Target, ANY_ID};
 use crate::spec::{Effect, SessionRecording};
 use crate::verbs::VerbSet;
@@ -337,6 +341,27 @@ pub(crate) fn builtin_subjects(user: &UserContext) -> Subjects {
     }
 }
 
+/// An allow by rule `r` of policy `p`; `partly` when the allows cover only
+/// part of the objects or a deny covers some (filtered if filterable).
+fn allow(
+    p: &Policy,
+    r: &Rule,
+    user: &UserContext,
+    req: &RequestAttributes,
+    partly: bool,
+) -> Decision {
+    Decision::Allow {
+        subjects: subjects_for(p, user),
+        policy: p.name.clone(),
+        rule: RuleRef {
+            index: r.index,
+            name: r.name.clone(),
+        },
+        require_recording: wants_recording(p, &req.verb),
+        filtered: is_filterable(req) && partly,
+    }
+}
+
 fn wants_recording(policy: &Policy, verb: &str) -> bool {
     policy.recording == SessionRecording::Required && (verb == "exec" || verb == "attach")
 }
@@ -387,18 +412,33 @@ pub(crate) fn is_assigned(policy: &Policy, user: &UserContext) -> bool {
 pub struct Applicable<'a> {
     pub(crate) set: &'a PolicySet,
     pub(crate) user: &'a UserContext,
-    /// Indexes into `set.policies`, ascending (= name order).
-    pub(crate) policies: Vec<u32>,
+    /// Memoised per set (see `cache`).
+    pub(crate) entry: Arc<ApplicableEntry>,
 }
 
 impl PolicySet {
     /// The policies assigned to `user` whose clusters and conditions hold on
-    /// `cluster`, evaluated now (tags are read on every call).
+    /// `cluster`. Memoised per (user, tags, cluster, tags) within this set,
+    /// so a tag change is seen at once and a reload starts afresh.
     pub fn applicable<'a>(
         &'a self,
         user: &'a UserContext,
         cluster: &ClusterContext,
     ) -> Applicable<'a> {
+        let entry = if self.policies.len() <= MEMO_MIN_POLICIES {
+            Arc::new(self.compute_applicable(user, cluster))
+        } else {
+            self.cache
+                .get_or_insert(user, cluster, || self.compute_applicable(user, cluster))
+        };
+        Applicable {
+            set: self,
+            user,
+            entry,
+        }
+    }
+
+    fn compute_applicable(&self, user: &UserContext, cluster: &ClusterContext) -> ApplicableEntry {
         let mut idx: Vec<u32> = Vec::new();
         if let Some(v) = self.by_user.get(&user.name) {
             idx.extend_from_slice(v);
@@ -429,11 +469,30 @@ impl PolicySet {
                     *slot == 1
                 })
         });
+        let rules = idx
+            .iter()
+            .map(|&i| self.policies[i as usize].rules.len())
+            .sum();
+        ApplicableEntry::new(idx, self.policies.len(), rules)
+    }
+
+    /// The decision as computed before the index and the memo: applicable
+    /// policies found afresh, every applicable rule scanned. The baseline
+    /// of the `decide` benchmark and a test oracle; not for production use.
+    #[doc(hidden)]
+    pub fn decide_reference(
+        &self,
+        user: &UserContext,
+        cluster: &ClusterContext,
+        req: &RequestAttributes,
+    ) -> Decision {
+        let entry = Arc::new(self.compute_applicable(user, cluster));
         Applicable {
             set: self,
             user,
-            policies: idx,
+            entry,
         }
+        .decide_linear(req)
     }
 
     /// Decides one request. Shorthand for `applicable(..).decide(..)`.
@@ -450,19 +509,77 @@ impl PolicySet {
 impl Applicable<'_> {
     /// Whether no policy applies.
     pub fn is_empty(&self) -> bool {
-        self.policies.is_empty()
+        self.entry.policies.is_empty()
     }
 
     /// Names of the applicable policies, in name order.
     pub fn policy_names(&self) -> Vec<&str> {
-        self.policies
+        self.entry
+            .policies
             .iter()
             .map(|&i| &*self.set.policies[i as usize].name)
             .collect()
     }
 
-    /// Decides one request.
+    /// Decides one request, through the rule index unless scanning the
+    /// applicable rules is cheaper (few applicable rules, big candidate
+    /// lists). Both give the same decision.
     pub fn decide(&self, req: &RequestAttributes) -> Decision {
+        let prepared = self.set.prepare(req);
+        let mut lists = Vec::with_capacity(16);
+        self.set.index.candidates(&prepared, &mut lists);
+        if self.set.indexed_cost(&lists, &self.entry) < self.entry.rules {
+            self.decide_from(req, &lists, &prepared)
+        } else {
+            self.decide_linear(req)
+        }
+    }
+
+    /// Decides one request through the rule index only (tests compare it
+    /// with [`Applicable::decide_linear`]).
+    #[doc(hidden)]
+    pub fn decide_indexed(&self, req: &RequestAttributes) -> Decision {
+        let prepared = self.set.prepare(req);
+        let mut lists = Vec::with_capacity(16);
+        self.set.index.candidates(&prepared, &mut lists);
+        self.decide_from(req, &lists, &prepared)
+    }
+
+    fn decide_from(
+        &self,
+        req: &RequestAttributes,
+        lists: &[crate::index::Candidate<'_>],
+        prepared: &Prepared<'_>,
+    ) -> Decision {
+        let filterable = is_filterable(req);
+        let f = self.set.facts(lists, &self.entry, prepared, filterable);
+        if let Some((id, cov)) = f.first_deny {
+            let (p, r) = self.set.rule(id);
+            return Decision::Deny {
+                policy: Some(p.name.clone()),
+                rule: Some(RuleRef {
+                    index: r.index,
+                    name: r.name.clone(),
+                }),
+                reason: if cov == Coverage::Full {
+                    DenyReason::ExplicitDeny
+                } else {
+                    DenyReason::DenyMayApply
+                },
+            };
+        }
+        if let Some((_, id)) = f.best_allow {
+            let (p, r) = self.set.rule(id);
+            return allow(p, r, self.user, req, f.partial_deny || !f.full_allow);
+        }
+        self.no_allow(req)
+    }
+
+    /// Decides one request by scanning every applicable rule in order: the
+    /// straightforward evaluation, kept as the reference the indexed path
+    /// is tested against, and used when few rules apply.
+    #[doc(hidden)]
+    pub fn decide_linear(&self, req: &RequestAttributes) -> Decision {
         let prepared = self.set.prepare(req);
         let filterable = is_filterable(req);
         let mut full_allow = false;
@@ -473,7 +590,7 @@ impl Applicable<'_> {
         // A collection across all namespaces: coverage follows from the head.
         let cluster_wide_collection =
             resource_request && req.namespace.is_none() && req.name.is_none();
-        for &i in &self.policies {
+        for &i in &self.entry.policies {
             let p = &self.set.policies[i as usize];
             let start = self.set.head_start[i as usize] as usize;
             let heads = &self.set.heads[start..start + p.rules.len()];
@@ -537,17 +654,14 @@ impl Applicable<'_> {
         }
         if let Some((p, r)) = best {
             // Filtered unless some allow covers everything and no deny covers part.
-            return Decision::Allow {
-                subjects: subjects_for(p, self.user),
-                policy: p.name.clone(),
-                rule: RuleRef {
-                    index: r.index,
-                    name: r.name.clone(),
-                },
-                require_recording: wants_recording(p, &req.verb),
-                filtered: filterable && (partial_deny || !full_allow),
-            };
+            return allow(p, r, self.user, req, partial_deny || !full_allow);
         }
+        self.no_allow(req)
+    }
+
+    /// The decision when no allow rule matches: the built-in discovery
+    /// allow, or default deny.
+    fn no_allow(&self, req: &RequestAttributes) -> Decision {
         if let Some(path) = &req.non_resource_path {
             if req.verb == "get" && is_discovery_path(path) {
                 return Decision::Allow {
@@ -565,7 +679,7 @@ impl Applicable<'_> {
         Decision::Deny {
             policy: None,
             rule: None,
-            reason: if self.policies.is_empty() {
+            reason: if self.entry.policies.is_empty() {
                 DenyReason::NoApplicablePolicy
             } else {
                 DenyReason::NoMatchingAllow

@@ -18,11 +18,13 @@
 //! println!("{}", set.decide(&user, &cluster, &req));
 //! ```
 
+mod cache;
 pub mod cases;
 mod compile;
 mod decide;
 mod error;
 mod explain;
+mod index;
 mod load;
 mod locate;
 mod model;
@@ -46,5 +48,5 @@ pub use pattern::{Pattern, PatternError, PatternSet};
 pub use reqspec::{parse_request, parse_request_args};
 pub use scope::{ListScope, ObjectFilter};
 pub use spec::{Effect, SessionRecording, API_VERSION, KIND_POLICY, KIND_TEST_SUITE};
-pub use store::{PolicyStore, ReloadReport};
+pub use store::{LiveSet, PolicyStore, ReloadReport};
 pub use verbs::KNOWN_VERBS;

@@ -3,6 +3,8 @@
 //! tags or user attributes, which change at run time and are evaluated per
 //! call (see `decide`).
 
+use crate::cache::ApplicableCache;
+use crate::index::RuleIndex;
 use crate::pattern::PatternSet;
 use crate::spec::{Effect, SessionRecording};
 use crate::verbs::VerbSet;
@@ -158,6 +160,9 @@ pub(crate) struct RuleHead {
     /// such lists are decided on heads alone.
     pub restricted: bool,
     pub effect: Effect,
+    /// Index of the owning policy in [`PolicySet::policies`], so an indexed
+    /// lookup can test applicability without a search.
+    pub policy: u32,
 }
 
 /// One compiled policy.
@@ -200,6 +205,12 @@ pub struct PolicySet {
     /// (as many as it has rules).
     pub(crate) heads: Vec<RuleHead>,
     pub(crate) head_start: Vec<u32>,
+    /// Rules bucketed by kind and namespace (see [`crate::index`]).
+    pub(crate) index: RuleIndex,
+    /// Applicable policies per (user, cluster), memoised for this set only:
+    /// a reload builds a new set, so the memo never outlives the policies it
+    /// was computed from.
+    pub(crate) cache: ApplicableCache,
 }
 
 impl PolicySet {
@@ -239,7 +250,7 @@ impl PolicySet {
                 }
             }
         }
-        for p in &policies {
+        for (pi, p) in policies.iter().enumerate() {
             set.head_start.push(set.heads.len() as u32);
             for r in &p.rules {
                 let (gid, rid) = r.kind_head;
@@ -258,6 +269,7 @@ impl PolicySet {
                     check_full,
                     restricted,
                     effect: r.effect,
+                    policy: pi as u32,
                 });
             }
         }
@@ -273,8 +285,17 @@ impl PolicySet {
                 set.everyone.push(i);
             }
         }
+        set.index = RuleIndex::build(&policies);
         set.policies = policies;
         set
+    }
+
+    /// The rule behind a head id (a position in `heads`).
+    #[inline]
+    pub(crate) fn rule(&self, id: u32) -> (&Policy, &Rule) {
+        let pi = self.heads[id as usize].policy as usize;
+        let p = &self.policies[pi];
+        (p, &p.rules[id as usize - self.head_start[pi] as usize])
     }
 
     /// The interned id of a request's resource or group name.

@@ -43,34 +43,57 @@ impl Applicable<'_> {
             ..RequestAttributes::default()
         };
         let prepared = self.set.prepare(&req);
+        // The rules to look at: the index's candidates when that is cheaper
+        // than every applicable rule (same result; order does not matter to
+        // the filter, duplicates are removed).
+        let mut lists = Vec::with_capacity(16);
+        self.set.index.candidates(&prepared, &mut lists);
+        let ids: Vec<u32> = if self.set.indexed_cost(&lists, &self.entry) < self.entry.rules {
+            let mut ids: Vec<u32> = lists
+                .iter()
+                .flat_map(|(l, _)| l.deny.iter().chain(&l.allow).copied())
+                .filter(|&id| self.entry.has(self.set.heads[id as usize].policy))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        } else {
+            self.entry
+                .policies
+                .iter()
+                .flat_map(|&i| {
+                    let start = self.set.head_start[i as usize];
+                    start..start + self.set.policies[i as usize].rules.len() as u32
+                })
+                .collect()
+        };
         let mut filter = ObjectFilter::default();
-        for &i in &self.policies {
-            for r in &self.set.policies[i as usize].rules {
-                let cov = coverage(r, &prepared);
-                if cov == Coverage::Miss {
-                    continue;
-                }
-                let Target::Resources {
-                    namespaces, names, ..
-                } = &r.target
-                else {
-                    continue;
-                };
-                let sel = ObjectSel {
-                    // Already satisfied when the list is in one namespace.
-                    namespaces: if namespace.is_some() {
-                        None
-                    } else {
-                        namespaces.clone()
-                    },
-                    names: names.clone(),
-                };
-                match (r.effect, cov) {
-                    (Effect::Deny, Coverage::Full) => return ListScope::None,
-                    (Effect::Deny, _) => filter.denies.push(sel),
-                    (Effect::Allow, Coverage::Full) => filter.allow_all = true,
-                    (Effect::Allow, _) => filter.allows.push(sel),
-                }
+        for id in ids {
+            let r = self.set.rule(id).1;
+            let cov = coverage(r, &prepared);
+            if cov == Coverage::Miss {
+                continue;
+            }
+            let Target::Resources {
+                namespaces, names, ..
+            } = &r.target
+            else {
+                continue;
+            };
+            let sel = ObjectSel {
+                // Already satisfied when the list is in one namespace.
+                namespaces: if namespace.is_some() {
+                    None
+                } else {
+                    namespaces.clone()
+                },
+                names: names.clone(),
+            };
+            match (r.effect, cov) {
+                (Effect::Deny, Coverage::Full) => return ListScope::None,
+                (Effect::Deny, _) => filter.denies.push(sel),
+                (Effect::Allow, Coverage::Full) => filter.allow_all = true,
+                (Effect::Allow, _) => filter.allows.push(sel),
             }
         }
         if filter.allow_all {

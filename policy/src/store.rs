@@ -45,8 +45,9 @@ fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
 pub struct PolicyStore {
     paths: Vec<PathBuf>,
     /// Swapped whole on reload; readers clone the `Arc` and drop the lock
-    /// at once, so a reload never waits on a request.
-    current: RwLock<Arc<PolicySet>>,
+    /// at once, so a reload never waits on a request. Shared with
+    /// [`LiveSet`] handles.
+    current: Arc<RwLock<Arc<PolicySet>>>,
     seen: Mutex<Fingerprint>,
 }
 
@@ -58,7 +59,7 @@ impl PolicyStore {
         let set = PolicySet::load(&paths)?;
         Ok(PolicyStore {
             paths,
-            current: RwLock::new(Arc::new(set)),
+            current: Arc::new(RwLock::new(Arc::new(set))),
             seen: Mutex::new(seen),
         })
     }
@@ -69,7 +70,7 @@ impl PolicyStore {
         PolicyStore {
             seen: Mutex::new(fingerprint(&paths)),
             paths,
-            current: RwLock::new(Arc::new(set)),
+            current: Arc::new(RwLock::new(Arc::new(set))),
         }
     }
 
@@ -77,6 +78,13 @@ impl PolicyStore {
     /// lifetime: a reload does not change it under you.
     pub fn current(&self) -> Arc<PolicySet> {
         Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// A handle that follows reloads and can outlive a borrow of the
+    /// store: a long-running response (a watch) holds one to re-check what
+    /// it may show when the set changes.
+    pub fn live(&self) -> LiveSet {
+        LiveSet(Arc::clone(&self.current))
     }
 
     /// The watched paths.
@@ -124,5 +132,24 @@ impl PolicyStore {
             }
         }
         Some(self.reload())
+    }
+}
+
+/// The current set of a [`PolicyStore`], read on demand (see
+/// [`PolicyStore::live`]). Compare the returned `Arc` with one held before
+/// (`Arc::ptr_eq`) to learn whether a reload happened.
+#[derive(Clone)]
+pub struct LiveSet(Arc<RwLock<Arc<PolicySet>>>);
+
+impl LiveSet {
+    /// The set in force now.
+    pub fn current(&self) -> Arc<PolicySet> {
+        Arc::clone(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl std::fmt::Debug for LiveSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveSet")
     }
 }

@@ -49,8 +49,12 @@ fn reload_swaps_valid_sets_and_keeps_the_old_one_on_error() {
     assert!(!can_get(&store, "secrets"));
     assert!(store.poll_changes().is_none(), "nothing changed yet");
 
-    // A request in flight keeps the set it started with.
+    // A request in flight keeps the set it started with; a live handle
+    // (held by a watch) sees each reload, and a decision on the new set
+    // gets a fresh applicable-policy memo (the old set's dies with it).
     let in_flight = store.current();
+    let live = store.live();
+    assert!(std::sync::Arc::ptr_eq(&live.current(), &in_flight));
 
     touch_later();
     write(dir.path(), "a.yaml", "a", "secrets");
@@ -62,6 +66,8 @@ fn reload_swaps_valid_sets_and_keeps_the_old_one_on_error() {
     assert!(can_get(&store, "secrets"));
     assert!(!can_get(&store, "pods"));
     assert_eq!(in_flight.rule_count(), 1);
+    assert!(!std::sync::Arc::ptr_eq(&live.current(), &in_flight));
+    assert!(std::sync::Arc::ptr_eq(&live.current(), &store.current()));
 
     // Add a second file with a broken rule: the whole new set is refused,
     // including the valid file, and the old set stays.
