@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kac_event::{ApiEvent, Event, SessionEvent};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use kac_store::SessionSummary;
 
@@ -32,80 +32,10 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// One event as audit.k8s.io/v1 `Event` (API events only).
+/// One event as audit.k8s.io/v1 `Event` (API events only). The mapping is
+/// kac-forward's, so the CLI and the SIEM webhook forwarder agree.
 pub fn k8s_audit(a: &ApiEvent) -> Value {
-    let micros = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let stage_ts = a.time + chrono::Duration::microseconds(a.duration_us as i64);
-    let verb = match a.verb.as_str() {
-        // The apiserver logs these connect subresources as create (POST).
-        "exec" | "attach" | "portforward" => "create",
-        "log" => "get",
-        v => v,
-    };
-    let mut extra = Map::new();
-    for (k, v) in &a.user.attributes {
-        extra.insert(k.clone(), json!([v]));
-    }
-    let mut ev = json!({
-        "kind": "Event",
-        "apiVersion": "audit.k8s.io/v1",
-        "level": "Metadata",
-        "auditID": a.id,
-        "stage": "ResponseComplete",
-        "requestURI": a.request_uri,
-        "verb": verb,
-        "user": {"username": a.user.name, "groups": a.user.groups, "extra": extra},
-        "sourceIPs": if a.source_ip.is_empty() { vec![] } else { vec![a.source_ip.clone()] },
-        "userAgent": a.user_agent,
-        "responseStatus": {"metadata": {}, "code": a.code},
-        "requestReceivedTimestamp": micros(a.time),
-        "stageTimestamp": micros(stage_ts),
-    });
-    let o = ev.as_object_mut().expect("object");
-    if let Some(i) = &a.impersonated {
-        o.insert(
-            "impersonatedUser".into(),
-            json!({"username": i.user, "groups": i.groups}),
-        );
-    }
-    if !a.non_resource && !a.resource.is_empty() {
-        let mut r = Map::new();
-        for (k, v) in [
-            ("resource", &a.resource),
-            ("namespace", &a.namespace),
-            ("name", &a.name),
-            ("apiGroup", &a.api_group),
-            ("apiVersion", &a.api_version),
-            ("subresource", &a.subresource),
-        ] {
-            if !v.is_empty() {
-                r.insert(k.into(), json!(v));
-            }
-        }
-        o.insert("objectRef".into(), Value::Object(r));
-    }
-    let mut ann = Map::new();
-    let decision = match a.decision.outcome {
-        kac_event::Outcome::Allowed => "allow",
-        _ => "forbid",
-    };
-    ann.insert("authorization.k8s.io/decision".into(), json!(decision));
-    if !a.decision.reason.is_empty() {
-        ann.insert(
-            "authorization.k8s.io/reason".into(),
-            json!(a.decision.reason),
-        );
-    }
-    ann.insert("kac.io/cluster".into(), json!(a.cluster));
-    ann.insert("kac.io/verb".into(), json!(a.verb));
-    if let Some(p) = &a.decision.policy {
-        ann.insert("kac.io/policy".into(), json!(p));
-    }
-    if let Some(s) = &a.session_id {
-        ann.insert("kac.io/session".into(), json!(s));
-    }
-    o.insert("annotations".into(), Value::Object(ann));
-    ev
+    kac_forward::format::k8s_audit::api_event(a)
 }
 
 /// Short one-line description of any event.
@@ -330,7 +260,7 @@ mod tests {
         assert_eq!(v["requestReceivedTimestamp"], "2026-03-01T10:00:00.123456Z");
         assert_eq!(v["stageTimestamp"], "2026-03-01T10:00:00.124956Z");
         assert_eq!(v["annotations"]["authorization.k8s.io/decision"], "forbid");
-        assert_eq!(v["annotations"]["kac.io/verb"], "exec");
+        assert_eq!(v["annotations"]["kac.dev/verb"], "exec");
     }
 
     #[test]

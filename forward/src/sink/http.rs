@@ -168,7 +168,12 @@ impl HttpClient {
             .map_err(|e| SinkError::Permanent(format!("building request to {uri}: {e}")))?;
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| {
-                SinkError::Transient(format!("POST {}: {}", redact(uri), error_chain(&e)))
+                let msg = format!("POST {}: {}", redact(uri), error_chain(&e));
+                if is_certificate_failure(&e) {
+                    SinkError::Permanent(msg)
+                } else {
+                    SinkError::Transient(msg)
+                }
             })?;
             let status = resp.status();
             let body = resp
@@ -249,6 +254,40 @@ pub fn read_secret(base_dir: &Path, file: &Path, what: &str) -> Result<String, S
         )));
     }
     Ok(s.to_string())
+}
+
+/// True when the TLS handshake failed over a certificate: the receiver's
+/// is not signed by the configured CA or not valid for its name, or the
+/// receiver refused ours. That is a configuration problem (reported as
+/// [`SinkError::Permanent`]), unlike a refused or reset connection.
+fn is_certificate_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    use rustls::AlertDescription as A;
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::AlertReceived(
+                    A::BadCertificate
+                        | A::UnknownCA
+                        | A::CertificateRequired
+                        | A::CertificateUnknown
+                        | A::UnsupportedCertificate
+                        | A::AccessDenied
+                )
+        );
+    }
+    // io::Error hides its payload from `source()` (and connectors nest
+    // them); look inside.
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if is_certificate_failure(inner) {
+            return true;
+        }
+    }
+    e.source().is_some_and(is_certificate_failure)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

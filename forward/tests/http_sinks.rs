@@ -1,0 +1,689 @@
+//! The HEC and webhook sinks against a local HTTP(S) receiver (a hyper
+//! server with a test CA from kac-pki) that records what arrives and checks
+//! it against the receivers' schemas: Splunk HEC envelopes and
+//! `audit.k8s.io/v1` `EventList`s with every field upstream's Event
+//! requires. Also: TLS verification against the configured CA, client
+//! certificates, connection reuse, and which failures are worth retrying.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use kac_event::{ApiEvent, DecisionRecord, Event, Impersonation, Outcome, UserInfo};
+use kac_forward::format::{render, Format};
+use kac_forward::sink::hec::{HecConfig, HecSink};
+use kac_forward::sink::webhook::{WebhookConfig, WebhookSink};
+use kac_forward::sink::{Rendered, Sink, SinkError};
+use serde_json::{json, Value};
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+    /// CN of the client certificate, when one was presented.
+    client_cn: Option<String>,
+}
+
+/// A scripted answer: status and body. Status 0 means never answer.
+type Answer = (u16, String);
+
+#[derive(Clone, Default)]
+struct Receiver {
+    addr: Option<SocketAddr>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    default: Arc<Mutex<Option<Answer>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    /// Starts a receiver; with `tls`, it speaks HTTPS and asks for (but
+    /// does not require) a client certificate signed by the test CA.
+    async fn start(tls: Option<Arc<rustls::ServerConfig>>, default: Answer) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let r = Receiver {
+            addr: Some(listener.local_addr().unwrap()),
+            ..Default::default()
+        };
+        *r.default.lock().unwrap() = Some(default);
+        let rx = r.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                rx.connections.fetch_add(1, Ordering::SeqCst);
+                let rx = rx.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        Some(cfg) => {
+                            let Ok(stream) = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await
+                            else {
+                                return; // handshake refused (e.g. wrong CA on the client)
+                            };
+                            let cn = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|c| kac_pki::peer_identity(c).unwrap().0);
+                            rx.serve(stream, cn).await
+                        }
+                        None => rx.serve(tcp, None).await,
+                    }
+                });
+            }
+        });
+        r
+    }
+
+    async fn serve<S>(self, stream: S, client_cn: Option<String>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let rx = self.clone();
+            let cn = client_cn.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body.collect().await?.to_bytes();
+                rx.seen.lock().unwrap().push(Seen {
+                    path: parts.uri.path().to_string(),
+                    headers: parts.headers,
+                    body,
+                    client_cn: cn,
+                });
+                let next = rx.script.lock().unwrap().pop_front();
+                let (status, text) =
+                    next.unwrap_or_else(|| rx.default.lock().unwrap().clone().unwrap());
+                if status == 0 {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                Ok::<_, hyper::Error>(
+                    Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(text)))
+                        .unwrap(),
+                )
+            }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), svc)
+            .await;
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://{}", self.addr.unwrap())
+    }
+
+    fn then(&self, answers: &[(u16, &str)]) {
+        let mut s = self.script.lock().unwrap();
+        for (c, b) in answers {
+            s.push_back((*c, b.to_string()));
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A test CA, a server certificate for 127.0.0.1 and a client certificate,
+/// written where a forwarder config points.
+struct Pki {
+    dir: tempfile::TempDir,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = kac_pki::Ca::load_or_create(dir.path(), "receiver-ca").unwrap();
+        let server_ck = ca.issue_server(&[], &[]).unwrap();
+        let client = ca
+            .issue_client("kac-forwarder", &[], Duration::from_secs(3600))
+            .unwrap();
+        std::fs::write(dir.path().join("client.crt"), &client.cert_pem).unwrap();
+        std::fs::write(dir.path().join("client.key"), &client.key_pem).unwrap();
+        let other = kac_pki::Ca::load_or_create(dir.path(), "other-ca").unwrap();
+        drop(other);
+        std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
+        let server =
+            kac_pki::server_config(&server_ck, Some(ca.cert_pem()), &[]).expect("server config");
+        Pki {
+            dir,
+            server: Arc::new(server),
+        }
+    }
+
+    /// A server config that requires a client certificate from the CA.
+    fn mtls_required(&self) -> Arc<rustls::ServerConfig> {
+        let read = |f: &str| std::fs::read_to_string(self.base().join(f)).unwrap();
+        let ca = kac_pki::Ca::load_or_create(self.base(), "receiver-ca").unwrap();
+        let server = ca.issue_server(&[], &[]).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for c in kac_pki::pem_certs(&read("receiver-ca.crt")).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                kac_pki::pem_certs(&server.cert_pem).unwrap(),
+                kac_pki::pem_key(&server.key_pem).unwrap(),
+            )
+            .unwrap();
+        Arc::new(cfg)
+    }
+
+    fn base(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-01T10:00:00.123456Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// `n` API events: alternately an allowed list and a denied delete.
+fn events(n: usize) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            let allowed = i % 2 == 0;
+            Event::Api(Box::new(ApiEvent {
+                id: format!("0193a5b2-0000-7000-8000-{i:012}"),
+                time: t0() + chrono::Duration::milliseconds(i as i64),
+                user: UserInfo {
+                    name: "david".into(),
+                    groups: vec!["dev".into()],
+                    attributes: BTreeMap::new(),
+                    auth_method: "token".into(),
+                },
+                source_ip: "10.0.0.1".into(),
+                user_agent: "kubectl/v1.32.4".into(),
+                cluster: "prod".into(),
+                method: if allowed { "GET" } else { "DELETE" }.into(),
+                request_uri: if allowed {
+                    "/api/v1/namespaces/web/pods".into()
+                } else {
+                    "/api/v1/namespaces/web/pods/web-1".into()
+                },
+                verb: if allowed { "list" } else { "delete" }.into(),
+                api_version: "v1".into(),
+                resource: "pods".into(),
+                namespace: "web".into(),
+                name: if allowed { "" } else { "web-1" }.into(),
+                decision: DecisionRecord {
+                    outcome: if allowed {
+                        Outcome::Allowed
+                    } else {
+                        Outcome::Denied
+                    },
+                    policy: Some("dev".into()),
+                    rule: Some("actions[0]".into()),
+                    reason: String::new(),
+                },
+                impersonated: Some(Impersonation {
+                    user: "kac:david".into(),
+                    groups: vec!["kac:dev".into()],
+                }),
+                code: if allowed { 200 } else { 403 },
+                duration_us: 250,
+                ..Default::default()
+            }))
+        })
+        .collect()
+}
+
+fn rendered(format: Format, evs: &[Event]) -> Vec<Rendered> {
+    evs.iter()
+        .map(|e| Rendered {
+            id: match e {
+                Event::Api(a) => a.id.clone(),
+                Event::Session(s) => format!("{}+{}", s.session_id(), s.offset_us()),
+            },
+            time: e.time(),
+            value: render(format, e).expect("API events render in every format"),
+        })
+        .collect()
+}
+
+fn hec(cfg: Value, base: &Path) -> HecSink {
+    let cfg: HecConfig = serde_json::from_value(cfg).expect("HEC config");
+    HecSink::new(&cfg, base).expect("HEC sink")
+}
+
+fn webhook(cfg: Value, base: &Path) -> WebhookSink {
+    let cfg: WebhookConfig = serde_json::from_value(cfg).expect("webhook config");
+    WebhookSink::new(&cfg, base).expect("webhook sink")
+}
+
+const HEC_OK: &str = r#"{"text":"Success","code":0}"#;
+
+/// Splunk HEC: one POST per batch, `Authorization: Splunk TOKEN`, and a
+/// body of concatenated envelopes whose `event` is the rendering.
+#[tokio::test]
+async fn hec_posts_one_envelope_per_event_with_the_splunk_token() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, HEC_OK.into())).await;
+    let mut sink = hec(
+        json!({
+            "url": rx.url("https"),
+            "tokenFile": "token",
+            "index": "k8s_audit",
+            "sourcetype": "kac:ecs",
+            "host": "kac-1",
+            "tls": {"caFile": "receiver-ca.crt"},
+        }),
+        pki.base(),
+    );
+    assert!(sink.describe().contains("/services/collector/event"));
+    assert!(!sink.describe().contains("s3cret"));
+    let evs = events(5);
+    let batch = rendered(Format::Ecs, &evs);
+    sink.send(&batch).await.expect("delivered");
+
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 1, "one request per batch");
+    let req = &seen[0];
+    assert_eq!(req.path, "/services/collector/event");
+    assert_eq!(req.headers["authorization"], "Splunk s3cret-token");
+    assert_eq!(req.headers["content-type"], "application/json");
+    assert!(req.headers.contains_key("x-splunk-request-channel"));
+    assert_eq!(req.client_cn, None, "no client certificate configured");
+
+    let objects: Vec<Value> = serde_json::Deserializer::from_slice(&req.body)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("concatenated JSON objects");
+    assert_eq!(objects.len(), 5);
+    for (i, o) in objects.iter().enumerate() {
+        let keys: Vec<&str> = o.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        for k in &keys {
+            assert!(
+                ["time", "host", "source", "sourcetype", "index", "event"].contains(k),
+                "unexpected HEC key {k}"
+            );
+        }
+        let time = o["time"].as_f64().expect("time is epoch seconds");
+        let want = evs[i].time().timestamp_micros() as f64 / 1e6;
+        assert!((time - want).abs() < 1e-5, "{time} vs {want}");
+        assert_eq!(o["host"], "kac-1");
+        assert_eq!(o["source"], "kac");
+        assert_eq!(o["sourcetype"], "kac:ecs");
+        assert_eq!(o["index"], "k8s_audit");
+        assert_eq!(o["event"], batch[i].value, "the event is the rendering");
+        assert_eq!(
+            o["event"]["event"]["id"],
+            format!("0193a5b2-0000-7000-8000-{i:012}")
+        );
+    }
+}
+
+/// What HEC answers decides whether the forwarder retries.
+#[tokio::test]
+async fn hec_answers_are_classified_retry_or_refuse() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, HEC_OK.into())).await;
+    let mut sink = hec(
+        json!({"url": rx.url("https"), "tokenFile": "token", "tls": {"caFile": "receiver-ca.crt"}}),
+        pki.base(),
+    );
+    let batch = rendered(Format::Native, &events(2));
+    rx.then(&[
+        (503, r#"{"text":"Server is busy","code":9}"#),
+        (429, ""),
+        (403, r#"{"text":"Invalid token","code":4}"#),
+        (
+            400,
+            r#"{"text":"Invalid data format","code":6,"invalid-event-number":1}"#,
+        ),
+        (200, "<html>please log in</html>"),
+    ]);
+    match sink.send(&batch).await {
+        Err(SinkError::Transient(m)) => assert!(m.contains("503") && m.contains("busy"), "{m}"),
+        other => panic!("503: {other:?}"),
+    }
+    assert!(matches!(
+        sink.send(&batch).await,
+        Err(SinkError::Transient(_))
+    ));
+    match sink.send(&batch).await {
+        Err(SinkError::Permanent(m)) => assert!(m.contains("Invalid token"), "{m}"),
+        other => panic!("403: {other:?}"),
+    }
+    match sink.send(&batch).await {
+        Err(SinkError::Permanent(m)) => assert!(m.contains("Invalid data format"), "{m}"),
+        other => panic!("400: {other:?}"),
+    }
+    match sink.send(&batch).await {
+        Err(SinkError::Permanent(m)) => assert!(m.contains("log in"), "{m}"),
+        other => panic!("200 without HEC success: {other:?}"),
+    }
+    // After the outage the same batch goes through.
+    sink.send(&batch).await.expect("delivered after the errors");
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 6);
+    assert!(
+        seen.windows(2).all(|w| w[0].body == w[1].body),
+        "same batch resent"
+    );
+    assert!(
+        rx.connections.load(Ordering::SeqCst) <= 2,
+        "connections are reused: {}",
+        rx.connections.load(Ordering::SeqCst)
+    );
+}
+
+/// With indexer acknowledgment, a batch is acked only once Splunk says it
+/// is indexed.
+#[tokio::test]
+async fn hec_indexer_ack_polls_until_indexed() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, HEC_OK.into())).await;
+    let mut sink = hec(
+        json!({"url": rx.url("https"), "tokenFile": "token", "indexerAck": true,
+               "tls": {"caFile": "receiver-ca.crt"}}),
+        pki.base(),
+    );
+    rx.then(&[
+        (200, r#"{"text":"Success","code":0,"ackId":7}"#),
+        (200, r#"{"acks":{"7":false}}"#),
+        (200, r#"{"acks":{"7":true}}"#),
+    ]);
+    sink.send(&rendered(Format::Native, &events(1)))
+        .await
+        .expect("acked");
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[1].path, "/services/collector/ack");
+    let body: Value = serde_json::from_slice(&seen[1].body).unwrap();
+    assert_eq!(body, json!({"acks": [7]}));
+    assert_eq!(
+        seen[0].headers["x-splunk-request-channel"], seen[1].headers["x-splunk-request-channel"],
+        "the ack is asked on the channel the batch was sent on"
+    );
+}
+
+/// The fields upstream's audit Event has without `omitempty`.
+const AUDIT_EVENT_REQUIRED: [&str; 8] = [
+    "level",
+    "auditID",
+    "stage",
+    "requestURI",
+    "verb",
+    "user",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+];
+
+fn check_audit_event(item: &Value) {
+    assert_eq!(item["kind"], "Event");
+    assert_eq!(item["apiVersion"], "audit.k8s.io/v1");
+    for f in AUDIT_EVENT_REQUIRED {
+        assert!(item.get(f).is_some(), "item lacks {f}: {item}");
+    }
+    assert!(["None", "Metadata", "Request", "RequestResponse"]
+        .contains(&item["level"].as_str().unwrap()));
+    assert!([
+        "RequestReceived",
+        "ResponseStarted",
+        "ResponseComplete",
+        "Panic"
+    ]
+    .contains(&item["stage"].as_str().unwrap()));
+    assert!(item["user"]["username"].is_string());
+    for ts in ["requestReceivedTimestamp", "stageTimestamp"] {
+        let s = item[ts].as_str().unwrap();
+        DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{ts} {s}: {e}"));
+        assert_eq!(
+            s.len(),
+            "2026-03-01T10:00:00.123456Z".len(),
+            "MicroTime: {s}"
+        );
+    }
+}
+
+/// The webhook posts what kube-apiserver's webhook backend posts, and
+/// presents the configured client certificate and bearer token.
+#[tokio::test]
+async fn webhook_posts_event_lists_with_client_certificate() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, "{}".into())).await;
+    let mut sink = webhook(
+        json!({
+            "url": format!("{}/k8s-audit", rx.url("https")),
+            "tokenFile": "token",
+            "timeout": "5s",
+            "tls": {"caFile": "receiver-ca.crt", "certFile": "client.crt", "keyFile": "client.key"},
+        }),
+        pki.base(),
+    );
+    let evs = events(4);
+    sink.send(&rendered(Format::K8sAudit, &evs[..3]))
+        .await
+        .unwrap();
+    sink.send(&rendered(Format::K8sAudit, &evs[3..]))
+        .await
+        .unwrap();
+
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        rx.connections.load(Ordering::SeqCst),
+        1,
+        "connection reused"
+    );
+    let mut ids = Vec::new();
+    for req in &seen {
+        assert_eq!(req.path, "/k8s-audit");
+        assert_eq!(req.client_cn.as_deref(), Some("kac-forwarder"));
+        assert_eq!(req.headers["authorization"], "Bearer s3cret-token");
+        assert_eq!(req.headers["content-type"], "application/json");
+        let list: Value = serde_json::from_slice(&req.body).expect("JSON body");
+        assert_eq!(list["kind"], "EventList");
+        assert_eq!(list["apiVersion"], "audit.k8s.io/v1");
+        assert!(list["metadata"].is_object());
+        for item in list["items"].as_array().unwrap() {
+            check_audit_event(item);
+            ids.push(item["auditID"].as_str().unwrap().to_string());
+        }
+    }
+    let want: Vec<String> = (0..4)
+        .map(|i| format!("0193a5b2-0000-7000-8000-{i:012}"))
+        .collect();
+    assert_eq!(ids, want, "every event, in order");
+    let list: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(list["items"][1]["verb"], "delete");
+    assert_eq!(list["items"][1]["responseStatus"]["code"], 403);
+    assert_eq!(
+        list["items"][1]["annotations"]["authorization.k8s.io/decision"],
+        "forbid"
+    );
+    assert_eq!(
+        list["items"][0]["impersonatedUser"]["username"],
+        "kac:david"
+    );
+}
+
+#[tokio::test]
+async fn webhook_retries_5xx_and_refuses_4xx() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, "".into())).await;
+    let mut sink = webhook(
+        json!({"url": rx.url("https"), "tls": {"caFile": "receiver-ca.crt"}}),
+        pki.base(),
+    );
+    let batch = rendered(Format::K8sAudit, &events(2));
+    rx.then(&[(503, "unavailable"), (401, "Unauthorized")]);
+    assert!(matches!(sink.send(&batch).await, Err(SinkError::Transient(m)) if m.contains("503")));
+    assert!(
+        matches!(sink.send(&batch).await, Err(SinkError::Permanent(m)) if m.contains("Unauthorized"))
+    );
+    sink.send(&batch).await.expect("then delivered");
+    // A batch in another format is refused before anything is posted.
+    let ecs = rendered(Format::Ecs, &events(1));
+    assert!(
+        matches!(sink.send(&ecs).await, Err(SinkError::Permanent(m)) if m.contains("k8s-audit"))
+    );
+    assert_eq!(rx.seen().len(), 3);
+}
+
+/// A receiver whose certificate is not signed by the configured CA gets
+/// nothing, and the error names the certificate problem. It is a
+/// configuration error (Permanent), not an outage.
+#[tokio::test]
+async fn wrong_ca_fails_verification_and_nothing_is_sent() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, HEC_OK.into())).await;
+    let mut sink = hec(
+        json!({"url": rx.url("https"), "tokenFile": "token", "tls": {"caFile": "other-ca.crt"}}),
+        pki.base(),
+    );
+    match sink.send(&rendered(Format::Native, &events(1))).await {
+        Err(SinkError::Permanent(m)) => {
+            assert!(m.to_lowercase().contains("certificate"), "{m}")
+        }
+        other => panic!("wrong CA: {other:?}"),
+    }
+    // A server name the certificate does not carry fails the same way.
+    let mut sink = webhook(
+        json!({"url": rx.url("https"),
+               "tls": {"caFile": "receiver-ca.crt", "serverName": "not-the-receiver.example"}}),
+        pki.base(),
+    );
+    match sink.send(&rendered(Format::K8sAudit, &events(1))).await {
+        Err(SinkError::Permanent(m)) => {
+            assert!(m.to_lowercase().contains("certificate"), "{m}")
+        }
+        other => panic!("wrong name: {other:?}"),
+    }
+    assert!(rx.seen().is_empty());
+}
+
+/// A receiver that requires a client certificate refuses a forwarder
+/// without one; that is a configuration error too.
+#[tokio::test]
+async fn missing_client_certificate_is_permanent() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.mtls_required()), (200, "{}".into())).await;
+    let mut sink = webhook(
+        json!({"url": rx.url("https"), "tls": {"caFile": "receiver-ca.crt"}}),
+        pki.base(),
+    );
+    match sink.send(&rendered(Format::K8sAudit, &events(1))).await {
+        Err(SinkError::Permanent(m)) => assert!(m.contains("Certificate"), "{m}"),
+        other => panic!("no client cert: {other:?}"),
+    }
+    assert!(rx.seen().is_empty());
+    // With the certificate it goes through.
+    let mut sink = webhook(
+        json!({"url": rx.url("https"),
+               "tls": {"caFile": "receiver-ca.crt", "certFile": "client.crt", "keyFile": "client.key"}}),
+        pki.base(),
+    );
+    sink.send(&rendered(Format::K8sAudit, &events(1)))
+        .await
+        .unwrap();
+    assert_eq!(rx.seen()[0].client_cn.as_deref(), Some("kac-forwarder"));
+}
+
+/// Down, or not answering: retry later.
+#[tokio::test]
+async fn unreachable_or_silent_receivers_are_transient() {
+    let pki = Pki::new();
+    // Nothing listens on a port we just released.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut down = webhook(
+        json!({"url": format!("http://127.0.0.1:{port}/"), "allowPlainHttp": true}),
+        pki.base(),
+    );
+    let batch = rendered(Format::K8sAudit, &events(1));
+    assert!(matches!(
+        down.send(&batch).await,
+        Err(SinkError::Transient(_))
+    ));
+
+    let rx = Receiver::start(None, (0, String::new())).await;
+    let mut silent = hec(
+        json!({"url": rx.url("http"), "tokenFile": "token", "allowPlainHttp": true,
+               "timeout": "300ms"}),
+        pki.base(),
+    );
+    match silent.send(&rendered(Format::Native, &events(1))).await {
+        Err(SinkError::Transient(m)) => assert!(m.contains("no response"), "{m}"),
+        other => panic!("silent receiver: {other:?}"),
+    }
+}
+
+/// Plain HTTP works only when asked for, and config mistakes are caught at
+/// construction with the offending setting named.
+#[tokio::test]
+async fn plain_http_needs_opt_in_and_config_errors_are_clear() {
+    let pki = Pki::new();
+    let rx = Receiver::start(None, (200, HEC_OK.into())).await;
+    let mut sink = hec(
+        json!({"url": rx.url("http"), "tokenFile": "token", "allowPlainHttp": true}),
+        pki.base(),
+    );
+    sink.send(&rendered(Format::Ocsf, &events(2)))
+        .await
+        .unwrap();
+    assert_eq!(rx.seen().len(), 1);
+
+    let err = |cfg: Value| {
+        let cfg: HecConfig = serde_json::from_value(cfg).unwrap();
+        match HecSink::new(&cfg, pki.base()) {
+            Err(SinkError::Permanent(m)) => m,
+            Err(e) => panic!("not permanent: {e}"),
+            Ok(_) => panic!("accepted {cfg:?}"),
+        }
+    };
+    assert!(err(json!({"url": rx.url("http"), "tokenFile": "token"})).contains("allowPlainHttp"));
+    assert!(err(json!({"url": "https://splunk:8088", "tokenFile": "token"})).contains("caFile"));
+    assert!(err(
+        json!({"url": "https://splunk:8088", "tokenFile": "missing-token",
+                   "tls": {"caFile": "receiver-ca.crt"}})
+    )
+    .contains("missing-token"));
+    std::fs::write(pki.base().join("empty"), "\n").unwrap();
+    assert!(
+        err(json!({"url": rx.url("http"), "tokenFile": "empty", "allowPlainHttp": true}))
+            .contains("empty")
+    );
+    // Unknown keys are config errors, not silently ignored.
+    assert!(serde_json::from_value::<HecConfig>(
+        json!({"url": "https://h", "tokenFile": "t", "token": "inline"})
+    )
+    .is_err());
+    assert!(
+        serde_json::from_value::<WebhookConfig>(json!({"url": "https://h", "timeout": "5"}))
+            .is_err()
+    );
+}
