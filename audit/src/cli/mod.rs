@@ -5,6 +5,7 @@
 mod cast_export;
 mod debug;
 mod format;
+mod forward;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,15 @@ enum Cmd {
     Reindex,
     /// Run crash recovery (cut a torn tail, index what is missing) and exit.
     Recover,
+    /// Forward events to SIEMs (syslog, Splunk HEC, audit webhooks) as a
+    /// forwarder file describes (docs/forwarding.md), until SIGINT/SIGTERM.
+    Forward {
+        #[arg(long)]
+        config: PathBuf,
+        /// Send what the log holds now, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     #[command(hide = true, subcommand)]
     Debug(debug::DebugCmd),
 }
@@ -364,6 +374,7 @@ fn run(cli: Cli) -> Result<i32> {
                 if r.ok() { "OK" } else { "FAILED" }
             )?;
         }
+        Cmd::Forward { config, once } => return forward::run(&config, dir.ok(), once, out),
         Cmd::Debug(d) => return debug::run(d, dir.ok()),
     }
     Ok(0)

@@ -44,3 +44,68 @@ pub mod http;
 pub mod syslog;
 pub mod tls;
 pub mod webhook;
+
+use crate::config::{ForwarderConfig, SinkConfig};
+use crate::filter::Summary;
+
+/// The configured sink of a forwarder (enum dispatch: [`Sink`]'s async
+/// method makes it unusable as a trait object).
+pub enum AnySink {
+    Syslog(Box<syslog::SyslogSink>),
+    Hec(Box<hec::HecSink>),
+    Webhook(Box<webhook::WebhookSink>),
+}
+
+impl AnySink {
+    /// Builds the sink a forwarder's config names; reads its files now.
+    pub fn new(cfg: &ForwarderConfig, base_dir: &std::path::Path) -> Result<AnySink, SinkError> {
+        Ok(match &cfg.sink {
+            SinkConfig::Syslog(c) => AnySink::Syslog(Box::new(syslog::SyslogSink::new(c, base_dir)?)),
+            SinkConfig::SplunkHec(c) => AnySink::Hec(Box::new(hec::HecSink::new(c, base_dir)?)),
+            SinkConfig::Webhook(c) => {
+                AnySink::Webhook(Box::new(webhook::WebhookSink::new(c, base_dir)?))
+            }
+        })
+    }
+
+    /// Sends a batch; `meta[i]` summarizes the event behind `batch[i]`
+    /// (the syslog header is built from it).
+    pub async fn send_batch(
+        &mut self,
+        batch: &[Rendered],
+        meta: &[Summary<'_>],
+    ) -> Result<(), SinkError> {
+        match self {
+            AnySink::Syslog(s) => s.send_with(batch, meta).await,
+            AnySink::Hec(s) => s.send(batch).await,
+            AnySink::Webhook(s) => s.send(batch).await,
+        }
+    }
+
+    /// Events to keep and resend after a reconnect: non-zero only for
+    /// sinks without an application-level acknowledgment.
+    pub fn resend_window(&self) -> usize {
+        match self {
+            AnySink::Syslog(s) => s.resend_window(),
+            // A 2xx is the receiver's own acknowledgment.
+            AnySink::Hec(_) | AnySink::Webhook(_) => 0,
+        }
+    }
+
+    /// Ends the connection in order; Ok when the receiver confirmed it
+    /// has read everything sent.
+    pub async fn close(&mut self) -> Result<(), SinkError> {
+        match self {
+            AnySink::Syslog(s) => s.close().await,
+            AnySink::Hec(_) | AnySink::Webhook(_) => Ok(()),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            AnySink::Syslog(s) => s.describe(),
+            AnySink::Hec(s) => s.describe(),
+            AnySink::Webhook(s) => s.describe(),
+        }
+    }
+}

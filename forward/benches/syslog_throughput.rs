@@ -1,0 +1,2 @@
+//! Forwarding throughput to a real rsyslogd (issue #9); being written.
+fn main() {}
