@@ -67,7 +67,10 @@ pub fn api_event(a: &ApiEvent) -> Value {
     for (k, v) in &a.user.attributes {
         extra.insert(k.clone(), json!([v]));
     }
-    let mut user = json!({"username": a.user.name, "groups": a.user.groups});
+    let mut user = json!({"username": a.user.name});
+    if !a.user.groups.is_empty() {
+        user["groups"] = json!(a.user.groups);
+    }
     if !extra.is_empty() {
         user["extra"] = Value::Object(extra);
     }
@@ -273,6 +276,7 @@ mod tests {
         assert!(v.get("impersonatedUser").is_none());
         assert!(v.get("userAgent").is_none());
         assert!(v["user"].get("extra").is_none());
+        assert!(v["user"].get("groups").is_none(), "omitempty, as upstream");
     }
 
     #[test]
