@@ -304,31 +304,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Durations in config as `500ms`, `10s`, `2m`.
+/// Optional durations in a sink's config (`500ms`, `10s`, `2m`), parsed
+/// like every other duration of a forwarder config.
 pub mod duration {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
-    pub fn parse(s: &str) -> Result<Duration, String> {
-        let s = s.trim();
-        let split = s
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("duration {s:?} has no unit (ms, s, m)"))?;
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("duration {s:?} does not start with a number"))?;
-        match unit {
-            "ms" => Ok(Duration::from_millis(n)),
-            "s" => Ok(Duration::from_secs(n)),
-            "m" => Ok(Duration::from_secs(n * 60)),
-            _ => Err(format!("duration {s:?} has unknown unit {unit:?}")),
-        }
-    }
-
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        s.map(|s| parse(&s))
+        s.map(|s| crate::config::parse_duration(&s))
             .transpose()
             .map_err(serde::de::Error::custom)
     }
@@ -403,15 +387,5 @@ mod tests {
         // A missing CA file is named in the error.
         assert!(err(HttpClient::new("https://h", Some(&tls), false, t, dir)).contains("ca.crt"));
         assert!(HttpClient::new("http://127.0.0.1:1", None, true, t, dir).is_ok());
-    }
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(duration::parse("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(duration::parse("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(duration::parse("2m"), Ok(Duration::from_secs(120)));
-        assert!(duration::parse("10").is_err());
-        assert!(duration::parse("s").is_err());
-        assert!(duration::parse("1h").is_err());
     }
 }
