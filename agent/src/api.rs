@@ -141,10 +141,13 @@ impl Proxy {
             .enable_all()
             .build()?;
         let (status, bytes) = rt
-            .block_on(tokio::time::timeout(
-                Duration::from_secs(30),
-                self.request(method, path, bearer, body),
-            ))
+            .block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    self.request(method, path, bearer, body),
+                )
+                .await
+            })
             .map_err(|_| anyhow!("{} did not answer within 30 s", self.url))?
             .with_context(|| format!("{method} {}{path}", self.url))?;
         if !(200..300).contains(&status) {

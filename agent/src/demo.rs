@@ -48,6 +48,10 @@ pub struct DemoArgs {
     /// lifetime even if it dies without cleaning up).
     #[arg(long, hide = true)]
     pub stop_on_stdin_close: bool,
+    /// Lifetime of the access tokens `kac login` gets (e.g. `3s`, for tests
+    /// of automatic refresh). Default: the proxy's.
+    #[arg(long, hide = true, value_name = "DURATION")]
+    pub credential_ttl: Option<String>,
 }
 
 /// Children that are killed when the demo stops, however it stops.
@@ -139,7 +143,7 @@ pub struct Demo {
 
 impl Demo {
     /// Start the clusters and the proxy and write every file.
-    pub fn start(dir: &Path, port: u16) -> Result<Demo> {
+    pub fn start(dir: &Path, port: u16, credential_ttl: Option<&str>) -> Result<Demo> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         let logs = dir.join("logs");
@@ -199,27 +203,39 @@ impl Demo {
         }
         let mut tokens = BTreeMap::new();
         let mut users_yaml = String::from(
-            "# Written by `kac demo`: fresh random tokens, stored as hashes.\nusers:\n",
+            "# Written by `kac demo`: fresh random tokens and passwords, stored as hashes.\nusers:\n",
         );
         for (name, groups, attrs) in USERS {
             let token = random_token();
+            // A password for `kac login`, readable only by the demo's user.
+            let password = random_token();
+            let pw_file = dir.join(format!("{name}.password"));
+            std::fs::write(&pw_file, format!("{password}\n"))?;
+            std::fs::set_permissions(
+                &pw_file,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )?;
             users_yaml.push_str(&format!(
-                "  - name: {name}\n    groups: [{}]\n    attributes: {{{}}}\n    tokens: [{}]\n",
+                "  - name: {name}\n    groups: [{}]\n    attributes: {{{}}}\n    passwordHash: '{}'\n    tokens: [{}]\n",
                 groups.join(", "),
                 attrs
                     .iter()
                     .map(|(k, v)| format!("{k}: {v}"))
                     .collect::<Vec<_>>()
                     .join(", "),
+                kac_proxy::users::hash_password(&password),
                 kac_proxy::users::token_hash(&token)
             ));
             tokens.insert(name.to_string(), token);
         }
         std::fs::write(proxy_dir.join("users.yaml"), users_yaml)?;
-        let config = format!(
+        let mut config = format!(
             "# Written by `kac demo`.\nlisten: 127.0.0.1:{port}\ndataDir: data\nusersFile: users.yaml\nclustersFile: clusters.yaml\nclusters:\n{cluster_entries}policies: [policies]\naudit:\n  store: {}\n  fsyncInterval: 100ms\n",
             dir.join("store").display()
         );
+        if let Some(ttl) = credential_ttl {
+            config.push_str(&format!("credentials:\n  ttl: {ttl}\n"));
+        }
         let config_path = proxy_dir.join("proxy.yaml");
         std::fs::write(&config_path, config)?;
 
@@ -242,6 +258,8 @@ impl Demo {
             .context("proxy ready.json: url")?
             .to_owned();
         let ca_pem = std::fs::read(proxy_data.join("ca.crt"))?;
+        // The CA users pass to `kac login --certificate-authority`.
+        std::fs::write(dir.join("ca.crt"), &ca_pem)?;
 
         // 4. Kubeconfigs, one context per reachable cluster.
         let policies = kac_policy::PolicySet::load(&[&policy_dir])
@@ -295,21 +313,34 @@ impl Demo {
 
 /// Run the demo until interrupted.
 pub fn run(args: DemoArgs) -> Result<()> {
-    let mut demo = Demo::start(&args.dir, args.port)?;
+    let mut demo = Demo::start(&args.dir, args.port, args.credential_ttl.as_deref())?;
     let d = demo.dir.display().to_string();
     let audit = sibling_binary("kac-audit")?.display().to_string();
     let play = sibling_binary("kac-play")?.display().to_string();
-    println!("KAC demo: clusters dev (ClusterType=dev) and prod (ClusterType=prod) behind kac-proxy at {}", demo.proxy_url);
-    println!("Users: admin, david, andrew (team=platform), sam. Kubeconfigs and logs are in {d}.");
+    let kac = std::env::current_exe()?.display().to_string();
+    let url = &demo.proxy_url;
+    println!("KAC demo: clusters dev (ClusterType=dev) and prod (ClusterType=prod) behind kac-proxy at {url}");
+    println!("Users: admin, david, andrew (team=platform), sam. Kubeconfigs, passwords (USER.password) and logs are in {d}.");
     println!();
-    println!("Try:");
+    // Each section's commands are run by the demo test (tests/tests/agent_login.rs).
+    println!("Try (each of these succeeds):");
     println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-prod get pods -A");
-    println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-prod delete pod nginx-1 -n default");
     println!("  kubectl --kubeconfig {d}/andrew.kubeconfig --context kac-dev get pods -n default");
     println!("  kubectl --kubeconfig {d}/sam.kubeconfig --context kac-dev get pods -n sam");
-    println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-dev exec -it david-1 -n david -- sh");
+    println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-dev exec david-1 -n david -- echo hello");
+    println!("  {kac} login --proxy {url} --user david --certificate-authority {d}/ca.crt --kubeconfig {d}/kac.kubeconfig --password-stdin < {d}/david.password");
+    println!("  {kac} clusters --proxy {url}");
+    println!("  kubectl --kubeconfig {d}/kac.kubeconfig --context kac-dev get pods -n david");
     println!("  {audit} --store {d}/store search user=david");
     println!("  {audit} --store {d}/store sessions user=david");
+    println!("  {play} --store {d}/store --cat SESSION-ID");
+    println!();
+    println!("Refused by policy (each fails with Forbidden, and is audited):");
+    println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-prod delete pod nginx-1 -n default");
+    println!("  kubectl --kubeconfig {d}/sam.kubeconfig --context kac-dev get pods -n david");
+    println!();
+    println!("Interactive (need a terminal):");
+    println!("  kubectl --kubeconfig {d}/david.kubeconfig --context kac-dev exec -it david-1 -n david -- sh");
     println!("  {play} --store {d}/store SESSION-ID");
     println!();
     println!("kac demo ready (Ctrl-C to stop)");

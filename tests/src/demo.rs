@@ -23,6 +23,11 @@ pub struct Demo {
 
 impl Demo {
     pub fn start() -> Result<Demo> {
+        Demo::start_with(&[])
+    }
+
+    /// `kac demo` with extra arguments (e.g. `["--credential-ttl", "3s"]`).
+    pub fn start_with(extra: &[&str]) -> Result<Demo> {
         // The demo finds kac-sim and kac-proxy next to kac.
         binary("kac-sim", "kac-sim")?;
         binary("kac-proxy", "kac-proxy")?;
@@ -31,6 +36,7 @@ impl Demo {
         let mut child = Command::new(kac)
             .args(["demo", "--port", "0", "--stop-on-stdin-close", "--dir"])
             .arg(dir.path())
+            .args(extra)
             // The demo stops when this pipe closes: when the Demo is dropped,
             // or when the test process exits without dropping it (statics).
             .stdin(Stdio::piped())
@@ -63,6 +69,29 @@ impl Demo {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The proxy's URL (`https://127.0.0.1:PORT`).
+    pub fn proxy_url(&self) -> String {
+        let p = self.dir().join("proxy/data/ready.json");
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).expect("proxy ready.json"))
+                .expect("ready.json is JSON");
+        v["url"].as_str().expect("url").to_string()
+    }
+
+    /// The CA that signs the proxy's certificate (for `kac login`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir().join("ca.crt")
+    }
+
+    /// The password the demo gave `user` (for `kac login`).
+    pub fn password(&self, user: &str) -> String {
+        let p = self.dir().join(format!("{user}.password"));
+        std::fs::read_to_string(p)
+            .expect("password file")
+            .trim()
+            .to_string()
     }
 
     /// The kubeconfig `kac demo` wrote for a user.
