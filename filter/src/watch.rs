@@ -8,7 +8,10 @@
 //! watched) gets a *synthesized* DELETED carrying only its identity and
 //! resourceVersion (never the hidden object's new content), so clients drop
 //! their copy. Objects the client knew from a preceding list but that this
-//! stream never sent cannot be tracked: see docs/filtering.md.
+//! stream never sent are not tracked by the filter; the caller can name
+//! them with [`WatchFilter::known_by_client`] (the proxy: objects visible
+//! under a policy set the watch ran under before a reload). See
+//! docs/filtering.md.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -51,6 +54,8 @@ pub struct WatchStats {
     pub synthesized_deletes: u64,
 }
 
+type KnownFn = Box<dyn Fn(&ObjectRef<'_>) -> bool + Send>;
+
 /// Stateful filter of one watch response body.
 pub struct WatchFilter<F> {
     ctx: ListContext,
@@ -59,6 +64,10 @@ pub struct WatchFilter<F> {
     /// Bytes of `buf` already searched for a newline.
     searched: usize,
     sent: HashSet<(Option<String>, String)>,
+    /// Objects the client may know without this stream having sent them.
+    known: Option<KnownFn>,
+    /// Hidden objects already given a synthesized DELETED (not sent since).
+    told: HashSet<(Option<String>, String)>,
     /// Column count of the Table stream (from the first event), to shape
     /// synthesized rows.
     columns: usize,
@@ -76,9 +85,24 @@ where
             buf: Vec::new(),
             searched: 0,
             sent: HashSet::new(),
+            known: None,
+            told: HashSet::new(),
             columns: 1,
             stats: WatchStats::default(),
         }
+    }
+
+    /// Objects the client may hold although this stream never sent them
+    /// (from the list that preceded the watch). When such an object's event
+    /// is hidden, the client gets one synthesized DELETED, as for objects
+    /// the stream sent. `known` must only name objects the user was allowed
+    /// to see, or the DELETED would leak a hidden name.
+    pub fn known_by_client(
+        mut self,
+        known: impl Fn(&ObjectRef<'_>) -> bool + Send + 'static,
+    ) -> Self {
+        self.known = Some(Box::new(known));
+        self
     }
 
     pub fn stats(&self) -> WatchStats {
@@ -172,13 +196,14 @@ where
         };
         let (namespace, name) = identity(meta, self.stats.events as usize)?;
         let key = (namespace.map(str::to_owned), name.to_owned());
-        let visible = (self.visible)(&ObjectRef {
+        let obj = ObjectRef {
             api_group: &self.ctx.api_group,
             resource: &self.ctx.resource,
             namespace,
             name,
-        });
-        if visible {
+        };
+        if (self.visible)(&obj) {
+            self.told.remove(&key);
             if ev.ty == "DELETED" {
                 self.sent.remove(&key);
             } else {
@@ -189,7 +214,10 @@ where
             return Ok(());
         }
         self.stats.hidden += 1;
-        if self.sent.remove(&key) {
+        let client_has_it = self.sent.remove(&key)
+            || (!self.told.contains(&key) && self.known.as_ref().is_some_and(|k| k(&obj)));
+        if client_has_it {
+            self.told.insert(key);
             let rv = meta
                 .and_then(|m| m.resource_version.as_deref())
                 .unwrap_or("");

@@ -101,6 +101,36 @@ fn object_hidden_while_watched_gets_synthesized_delete() {
     assert_eq!(w.stats().synthesized_deletes, 1);
 }
 
+#[test]
+fn object_known_from_the_list_gets_one_synthesized_delete_when_hidden() {
+    // b1 came from the preceding list (never sent by this stream); the
+    // caller says the client may know b-objects (they were visible before).
+    let mut w = WatchFilter::new(ctx(), only_a)
+        .known_by_client(|o: &ObjectRef<'_>| o.name.starts_with('b'));
+    let mut secret = pod("d", "b1");
+    secret["metadata"]["labels"]["secret"] = json!("yes");
+    let out = w.feed(ev("MODIFIED", secret.clone()).as_bytes()).unwrap();
+    let got = lines(&out);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["type"], "DELETED");
+    assert_eq!(got[0]["object"]["metadata"]["name"], "b1");
+    assert!(!String::from_utf8_lossy(&out).contains("secret"));
+    // Once only; and objects the client cannot know get nothing at all.
+    assert!(w
+        .feed(ev("MODIFIED", secret).as_bytes())
+        .unwrap()
+        .is_empty());
+    assert!(w
+        .feed(ev("DELETED", pod("d", "b1")).as_bytes())
+        .unwrap()
+        .is_empty());
+    assert!(w
+        .feed(ev("MODIFIED", pod("d", "nginx-1")).as_bytes())
+        .unwrap()
+        .is_empty());
+    assert_eq!(w.stats().synthesized_deletes, 1);
+}
+
 fn table_event(ty: &str, p: Value, columns: bool) -> String {
     let mut t = table(&[p]);
     if !columns {

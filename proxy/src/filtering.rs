@@ -13,9 +13,21 @@
 //! and the filtered result is sent once complete, so a failure can still be
 //! a proper 502. Watch events are filtered and flushed one by one; an
 //! unreadable event ends the stream with an ERROR event.
+//!
+//! Policies can be reloaded while a watch runs, and since policies select
+//! objects by namespace and name only, a reload is what makes a watched
+//! object become hidden. A watch therefore follows the live policy set
+//! ([`WatchPolicy`]): a filtered watch recomputes its scope before the next
+//! event after a reload (kac-filter then sends one synthesized DELETED for
+//! an object it had shown and now hides, and nothing more about it); an
+//! unfiltered watch, which the proxy passes on undecoded, is ended at its
+//! next event if the reloaded set no longer allows it whole (clients
+//! re-list and re-watch under the new policies).
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -23,7 +35,10 @@ use http_body_util::{BodyExt, BodyStream, StreamBody};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 use kac_filter::{Encoding, ListContext, ListStream, ObjectRef, WatchFilter};
-use kac_policy::ObjectFilter;
+use kac_policy::{
+    ClusterContext, Decision, ListScope, LiveSet, ObjectFilter, PolicySet, RequestAttributes,
+    UserContext,
+};
 
 use crate::http::{self as h, Body, BodyError};
 
@@ -175,12 +190,183 @@ pub async fn filter_list(
     Response::from_parts(parts, h::full(out))
 }
 
-/// Filter a watch stream event by event.
+/// What a watch was decided on, and how to decide it again after a policy
+/// reload (see the module documentation).
+pub struct WatchPolicy {
+    pub live: LiveSet,
+    /// The set the watch was decided with.
+    pub set: Arc<PolicySet>,
+    pub user: UserContext,
+    pub cluster: ClusterContext,
+    pub request: RequestAttributes,
+}
+
+impl WatchPolicy {
+    /// The set in force, if a reload replaced the one last seen.
+    fn reloaded(&mut self) -> Option<Arc<PolicySet>> {
+        let now = self.live.current();
+        if Arc::ptr_eq(&now, &self.set) {
+            return None;
+        }
+        self.set = Arc::clone(&now);
+        Some(now)
+    }
+
+    fn scope(&self) -> ListScope {
+        let r = &self.request;
+        self.set.list_scope(
+            &self.user,
+            &self.cluster,
+            &r.verb,
+            &r.api_group,
+            &r.resource,
+            r.namespace.as_deref(),
+        )
+    }
+}
+
+/// What a watch may show under one policy set.
+enum Scope {
+    All,
+    Nothing,
+    Filter(ObjectFilter),
+}
+
+impl Scope {
+    fn shows(&self, namespace: Option<&str>, name: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Nothing => false,
+            Scope::Filter(f) => f.visible(namespace, name),
+        }
+    }
+}
+
+/// Earlier scopes kept per watch (reloads are rare; beyond this the oldest
+/// is forgotten and its objects just stop showing, without a DELETED).
+const EARLIER_SCOPES: usize = 8;
+
+/// A filtered watch's visibility test, recomputed after a reload. The
+/// scopes it ran under before are kept: an object they showed may be in
+/// the client's cache (from the list before the watch), so when it is
+/// hidden now the client gets a synthesized DELETED for it.
+struct LiveScope {
+    policy: WatchPolicy,
+    current: Scope,
+    earlier: Vec<Scope>,
+}
+
+impl LiveScope {
+    fn visible(&mut self, namespace: Option<&str>, name: &str) -> bool {
+        if self.policy.reloaded().is_some() {
+            let next = match self.policy.scope() {
+                ListScope::All => Scope::All,
+                ListScope::None => Scope::Nothing,
+                ListScope::Filter(f) => Scope::Filter(f),
+            };
+            if self.earlier.len() == EARLIER_SCOPES {
+                self.earlier.remove(0);
+            }
+            self.earlier
+                .push(std::mem::replace(&mut self.current, next));
+            tracing::info!(
+                user = %self.policy.user.name,
+                resource = %self.policy.request.resource,
+                "policies reloaded: a filtered watch follows the new set"
+            );
+        }
+        self.current.shows(namespace, name)
+    }
+
+    /// Whether an earlier scope of this watch showed the object.
+    fn known(&self, namespace: Option<&str>, name: &str) -> bool {
+        self.earlier.iter().any(|s| s.shows(namespace, name))
+    }
+}
+
+fn lock(s: &Mutex<LiveScope>) -> std::sync::MutexGuard<'_, LiveScope> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ends an unfiltered watch at its next event once a reloaded policy set
+/// no longer allows it whole and as the same subjects (it is passed on
+/// undecoded, so it cannot start filtering midway).
+pub fn end_watch_on_policy_change(resp: Response<Body>, policy: WatchPolicy) -> Response<Body> {
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let original = policy
+        .set
+        .decide(&policy.user, &policy.cluster, &policy.request);
+    let (parts, body) = resp.into_parts();
+    let guarded = PolicyGuarded {
+        inner: body,
+        policy,
+        original,
+        ended: false,
+    };
+    Response::from_parts(parts, guarded.boxed_unsync())
+}
+
+struct PolicyGuarded {
+    inner: Body,
+    policy: WatchPolicy,
+    original: Decision,
+    ended: bool,
+}
+
+impl PolicyGuarded {
+    /// Whether the watch may go on under the set in force now.
+    fn still_allowed(&mut self) -> bool {
+        let Some(set) = self.policy.reloaded() else {
+            return true;
+        };
+        let p = &self.policy;
+        let now = set.decide(&p.user, &p.cluster, &p.request);
+        let same = match (&now, &self.original) {
+            (
+                Decision::Allow {
+                    subjects: a,
+                    filtered: false,
+                    ..
+                },
+                Decision::Allow { subjects: b, .. },
+            ) => a == b,
+            _ => false,
+        };
+        if !same {
+            tracing::info!(user = %p.user.name, resource = %p.request.resource, decision = %now,
+                "policies reloaded: ending a watch the new set no longer allows whole");
+        }
+        same
+    }
+}
+
+impl hyper::body::Body for PolicyGuarded {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, BodyError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let next = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if matches!(&next, Some(Ok(f)) if f.is_data()) && !self.still_allowed() {
+            self.ended = true;
+            return Poll::Ready(None);
+        }
+        Poll::Ready(next)
+    }
+}
+
+/// Filter a watch stream event by event, following policy reloads.
 pub fn filter_watch(
     resp: Response<Body>,
-    api_group: &str,
-    resource: &str,
     filter: Option<ObjectFilter>,
+    policy: WatchPolicy,
     hidden_out: Arc<AtomicU64>,
 ) -> Response<Body> {
     if resp.status() != StatusCode::OK {
@@ -199,15 +385,18 @@ pub fn filter_watch(
         }
         Err(e) => return bad_gateway(e),
     }
-    let ctx = ListContext::new(api_group, resource);
-    let visible = move |o: &ObjectRef<'_>| {
-        filter
-            .as_ref()
-            .is_some_and(|f| f.visible(o.namespace, o.name))
-    };
+    let ctx = ListContext::new(&policy.request.api_group, &policy.request.resource);
+    let scope = Arc::new(Mutex::new(LiveScope {
+        policy,
+        current: filter.map_or(Scope::Nothing, Scope::Filter),
+        earlier: Vec::new(),
+    }));
+    let live = Arc::clone(&scope);
+    let visible = move |o: &ObjectRef<'_>| lock(&live).visible(o.namespace, o.name);
+    let known = move |o: &ObjectRef<'_>| lock(&scope).known(o.namespace, o.name);
     let (mut parts, body) = resp.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    let mut wf = WatchFilter::new(ctx, visible);
+    let mut wf = WatchFilter::new(ctx, visible).known_by_client(known);
     let mut frames = BodyStream::new(body);
     let stream = async_stream(move |tx| async move {
         while let Some(frame) = frames.next().await {

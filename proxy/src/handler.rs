@@ -354,21 +354,26 @@ impl Proxy {
             };
             self.forward(req, rest, &cluster, &id, bytes_in, mode).await
         };
+        // A watch follows policy reloads (see filtering::WatchPolicy).
+        let watch_policy = watch.then(|| filtering::WatchPolicy {
+            live: self.policies.live(),
+            set: policies.clone(),
+            user: user_ctx.clone(),
+            cluster: cluster_ctx.clone(),
+            request: attrs.clone(),
+        });
         match (resp, scope) {
             (Ok(resp), None) => Routed {
-                resp,
+                resp: match watch_policy {
+                    Some(p) => filtering::end_watch_on_policy_change(resp, p),
+                    None => resp,
+                },
                 watch,
                 hidden: None,
             },
             (Ok(resp), Some(filter)) => {
-                let resp = if watch {
-                    filtering::filter_watch(
-                        resp,
-                        &info.api_group,
-                        &info.resource,
-                        filter,
-                        ev_hidden.clone(),
-                    )
+                let resp = if let Some(p) = watch_policy {
+                    filtering::filter_watch(resp, filter, p, ev_hidden.clone())
                 } else {
                     filtering::filter_list(
                         resp,
