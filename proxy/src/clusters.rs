@@ -163,6 +163,11 @@ pub struct ClusterFileEntry {
     pub client_key_file: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Set on entries written by `kac-proxy clusters sync` (the provider
+    /// id): a later sync of the same provider updates or removes them, and
+    /// never touches entries without it (docs/registry.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 impl From<ClusterFileEntry> for ClusterConfig {

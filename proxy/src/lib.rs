@@ -10,6 +10,7 @@
 //! storage formats (kac-store). The proxy keeps no state of its own besides
 //! the store, so many replicas can run behind a load balancer.
 
+pub mod admin;
 pub mod audit;
 pub mod audited;
 pub mod authn;

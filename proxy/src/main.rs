@@ -26,6 +26,9 @@ enum Cmd {
     HashToken,
     /// Print an argon2 hash of a password for the users file; reads it from stdin.
     HashPassword,
+    /// The cluster registry: list, import from a kubeconfig, tag, cloud sync.
+    #[command(subcommand)]
+    Clusters(kac_proxy::admin::ClustersCmd),
 }
 
 fn main() {
@@ -67,6 +70,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .config
         .ok_or_else(|| anyhow::anyhow!("--config FILE is required"))?;
     let cfg = kac_proxy::config::ProxyConfig::load(&path)?;
+    if let Some(Cmd::Clusters(cmd)) = cli.cmd {
+        return kac_proxy::admin::run(&cfg, cmd);
+    }
     if let Some(Cmd::Check) = cli.cmd {
         kac_proxy::users::UserDirectory::open(&cfg.users_file)?;
         kac_proxy::clusters::Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;

@@ -94,6 +94,26 @@ impl Demo {
             .to_string()
     }
 
+    /// kubectl on one cluster with nothing but a bearer token (`--server`,
+    /// `--certificate-authority`, `--token`; an empty kubeconfig), e.g. an
+    /// access token from `/kac/v1/login` or a user's users-file token.
+    pub fn kubectl_with_token(&self, cluster: &str, token: &str, args: &[&str]) -> Output {
+        let empty = self.dir().join("empty.kubeconfig");
+        std::fs::write(&empty, "apiVersion: v1\nkind: Config\n").expect("writing kubeconfig");
+        let server = format!("{}/clusters/{cluster}", self.proxy_url());
+        let ca = self.dir().join("proxy/data/ca.crt").display().to_string();
+        let mut full = vec![
+            "--server",
+            &server,
+            "--certificate-authority",
+            &ca,
+            "--token",
+            token,
+        ];
+        full.extend_from_slice(args);
+        Kubectl::new(&empty).run(&full).expect("running kubectl")
+    }
+
     /// The kubeconfig `kac demo` wrote for a user.
     pub fn kubeconfig(&self, user: &str) -> PathBuf {
         self.dir().join(format!("{user}.kubeconfig"))
