@@ -273,16 +273,18 @@ impl Demo {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             };
-            let reachable: Vec<&str> = CLUSTERS
+            let clusters: Vec<kac_policy::ClusterContext> = CLUSTERS
                 .iter()
-                .filter(|(c, tag)| {
-                    let cluster = kac_policy::ClusterContext {
-                        name: c.to_string(),
-                        tags: [("ClusterType".to_string(), tag.to_string())].into(),
-                    };
-                    !policies.applicable(&user, &cluster).is_empty()
+                .map(|(c, tag)| kac_policy::ClusterContext {
+                    name: c.to_string(),
+                    tags: [("ClusterType".to_string(), tag.to_string())].into(),
                 })
-                .map(|(c, _)| *c)
+                .collect();
+            // The same rule as the proxy's /kac/v1/clusters (docs/login.md).
+            let reachable: Vec<&str> = policies
+                .reachable_clusters(&user, &clusters)
+                .into_iter()
+                .map(|c| c.name.as_str())
                 .collect();
             let kubeconfig = crate::kubeconfig::render_token_kubeconfig(
                 &proxy_url,
