@@ -76,6 +76,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Cmd::Check) = cli.cmd {
         kac_proxy::users::UserDirectory::open(&cfg.users_file)?;
         kac_proxy::clusters::Registry::open(cfg.clusters.clone(), cfg.clusters_file.clone())?;
+        if cfg.credentials.signing_key_file.is_some() {
+            // A generated key is created at start; a configured one must exist.
+            kac_proxy::credentials::Credentials::open(&cfg.credentials, &cfg.data_dir)?;
+        }
         kac_policy::PolicySet::load(&cfg.policies).map_err(|e| anyhow::anyhow!("{e}"))?;
         println!("{}: ok", path.display());
         return Ok(());
