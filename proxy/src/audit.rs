@@ -15,7 +15,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,11 @@ pub trait AuditBackend: Send + 'static {
     fn healthy(&self) -> Result<(), String> {
         Ok(())
     }
+    /// Called once at shutdown, after the last batch: make everything
+    /// written durable (flush and fsync).
+    fn close(&mut self) -> Result<(), String> {
+        self.idle()
+    }
 }
 
 /// Counters for /metrics.
@@ -72,12 +77,24 @@ struct Shared {
     failure: Mutex<Option<String>>,
     stats: AuditStats,
     capacity: usize,
+    /// Detached emits waiting for room in the queue (see
+    /// [`AuditTx::emit_detached`]); shutdown waits for them.
+    detached: AtomicUsize,
+    /// Events the queue accepted (written + failed + still to write).
+    accepted: AtomicU64,
+}
+
+/// What travels to the writer thread.
+enum Msg {
+    Event(Event),
+    /// Shutdown: accept nothing more, write what is queued, then stop.
+    Close,
 }
 
 /// The handle request handlers use to emit audit events. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditTx {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
     backpressure: Backpressure,
 }
@@ -86,13 +103,13 @@ impl AuditTx {
     /// Queue an event. Waits or refuses when the queue is full, per config.
     pub async fn emit(&self, ev: Event) -> Result<(), AuditError> {
         self.healthy()?;
-        match self.backpressure {
+        let sent = match self.backpressure {
             Backpressure::Wait => self
                 .tx
-                .send(ev)
+                .send(Msg::Event(ev))
                 .await
                 .map_err(|_| AuditError::Unavailable("audit writer stopped".into())),
-            Backpressure::Refuse => self.tx.try_send(ev).map_err(|e| match e {
+            Backpressure::Refuse => self.tx.try_send(Msg::Event(ev)).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
                     AuditError::QueueFull
@@ -101,24 +118,39 @@ impl AuditTx {
                     AuditError::Unavailable("audit writer stopped".into())
                 }
             }),
+        };
+        if sent.is_ok() {
+            self.shared.accepted.fetch_add(1, Ordering::Relaxed);
         }
+        sent
     }
 
     /// Queue an event from a context that cannot await (e.g. a body's Drop).
     /// The event is always delivered to the queue (waiting in a task if
     /// needed); if the pipeline is down it is logged at error level instead.
     pub fn emit_detached(&self, ev: Event) {
-        match self.tx.try_send(ev) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(ev)) => {
+        match self.tx.try_send(Msg::Event(ev)) {
+            Ok(()) => {
+                self.shared.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Full(msg)) => {
                 let tx = self.tx.clone();
+                let shared = self.shared.clone();
+                // Counted until queued, so shutdown waits for it.
+                shared.detached.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    if let Err(e) = tx.send(ev).await {
-                        log_lost(&e.0, "audit writer stopped");
+                    match tx.send(msg).await {
+                        Ok(()) => {
+                            shared.accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => log_lost_msg(&e.0, "audit writer stopped"),
                     }
+                    shared.detached.fetch_sub(1, Ordering::SeqCst);
                 });
             }
-            Err(mpsc::error::TrySendError::Closed(ev)) => log_lost(&ev, "audit writer stopped"),
+            Err(mpsc::error::TrySendError::Closed(msg)) => {
+                log_lost_msg(&msg, "audit writer stopped")
+            }
         }
     }
 
@@ -159,17 +191,77 @@ fn log_lost(ev: &Event, why: &str) {
     tracing::error!(reason = why, event = %json, "audit event could not be written");
 }
 
-/// Handle to the writer thread; dropping every [`AuditTx`] and then calling
-/// [`AuditWriter::join`] flushes and stops it.
+fn log_lost_msg(msg: &Msg, why: &str) {
+    if let Msg::Event(ev) = msg {
+        log_lost(ev, why);
+    }
+}
+
+/// Handle to the writer thread. [`AuditWriter::close`] (or `join`) stops it
+/// after it has written and fsynced every event queued before the call;
+/// it does not wait for the [`AuditTx`] clones that connections, sessions
+/// or tasks may still hold (an emit after close is refused and logged with
+/// the event, never dropped silently).
 pub struct AuditWriter {
     thread: std::thread::JoinHandle<()>,
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+/// What was left when [`AuditWriter::close`] gave up waiting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("audit writer did not finish within the bound: {unwritten} accepted events not yet written, {waiting} more waiting for room in the queue")]
+pub struct CloseTimedOut {
+    /// Accepted into the queue but not yet written (or failed) by the backend.
+    pub unwritten: u64,
+    /// Detached emits that had not reached the queue.
+    pub waiting: usize,
 }
 
 impl AuditWriter {
-    /// Wait for the writer to drain the queue and exit (after all senders
-    /// are dropped).
+    /// Close the pipeline and wait (blocking) until the writer has drained
+    /// the queue, flushed and fsynced.
     pub fn join(self) {
+        let _ = self.tx.blocking_send(Msg::Close);
         let _ = self.thread.join();
+    }
+
+    /// Shutdown: waits up to `bound` for detached emits to reach the queue,
+    /// then closes it — the writer writes everything queued, then flushes
+    /// and fsyncs — and waits for the writer up to `bound` again. On
+    /// timeout the writer keeps draining in the background while the
+    /// caller decides (the proxy logs the counts and exits non-zero).
+    pub async fn close(self, bound: Duration) -> Result<(), CloseTimedOut> {
+        let deadline = tokio::time::Instant::now() + bound;
+        while self.shared.detached.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let timed_out = || {
+            let s = &self.shared.stats;
+            let done = s.written.load(Ordering::SeqCst) + s.failed.load(Ordering::SeqCst);
+            CloseTimedOut {
+                unwritten: self.shared.accepted.load(Ordering::SeqCst).saturating_sub(done),
+                waiting: self.shared.detached.load(Ordering::SeqCst),
+            }
+        };
+        // Queued behind every event already waiting for room (FIFO).
+        if tokio::time::timeout_at(deadline, self.tx.send(Msg::Close))
+            .await
+            .is_err()
+        {
+            return Err(timed_out());
+        }
+        let deadline = tokio::time::Instant::now() + bound;
+        while !self.thread.is_finished() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(timed_out());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let _ = self.thread.join();
+        Ok(())
     }
 }
 
@@ -180,24 +272,36 @@ pub fn spawn(
     backpressure: Backpressure,
 ) -> (AuditTx, AuditWriter) {
     let capacity = capacity.max(1);
-    let (tx, mut rx) = mpsc::channel::<Event>(capacity);
+    let (tx, mut rx) = mpsc::channel::<Msg>(capacity);
     let shared = Arc::new(Shared {
         failure: Mutex::new(None),
         stats: AuditStats::default(),
         capacity,
+        detached: AtomicUsize::new(0),
+        accepted: AtomicU64::new(0),
     });
     let writer_shared = shared.clone();
     let thread = std::thread::Builder::new()
         .name("kac-audit-writer".into())
         .spawn(move || {
             let mut batch = Vec::with_capacity(256);
+            // On Close the receiver closes: senders now get an error (and
+            // log their event); what is already queued is still received
+            // and written, then `blocking_recv` returns None.
             while let Some(first) = rx.blocking_recv() {
-                batch.push(first);
+                match first {
+                    Msg::Event(ev) => batch.push(ev),
+                    Msg::Close => rx.close(),
+                }
                 while batch.len() < 1024 {
                     match rx.try_recv() {
-                        Ok(ev) => batch.push(ev),
+                        Ok(Msg::Event(ev)) => batch.push(ev),
+                        Ok(Msg::Close) => rx.close(),
                         Err(_) => break,
                     }
+                }
+                if batch.is_empty() {
+                    continue;
                 }
                 let failed = writer_shared.failure.lock().expect("poisoned").clone();
                 let result = match failed {
@@ -237,16 +341,18 @@ pub fn spawn(
                     }
                 }
             }
-            let _ = backend.idle();
+            if let Err(msg) = backend.close() {
+                tracing::error!(error = %msg, "audit backend failed to flush at shutdown");
+            }
         })
         .expect("spawn audit writer thread");
     (
         AuditTx {
-            tx,
-            shared,
+            tx: tx.clone(),
+            shared: shared.clone(),
             backpressure,
         },
-        AuditWriter { thread },
+        AuditWriter { thread, tx, shared },
     )
 }
 
@@ -304,7 +410,7 @@ impl AuditBackend for JsonLinesBackend {
 pub struct StoreBackend {
     writer: kac_store::Writer,
     // Keeps the store (and its writer and index threads) open.
-    _store: kac_store::Store,
+    store: kac_store::Store,
 }
 
 impl StoreBackend {
@@ -318,12 +424,19 @@ impl StoreBackend {
             .map_err(|e| format!("opening audit store {}: {e}", dir.display()))?;
         Ok(Self {
             writer: store.writer(),
-            _store: store,
+            store,
         })
     }
 }
 
 impl AuditBackend for StoreBackend {
+    fn close(&mut self) -> Result<(), String> {
+        // Durable (fsynced) and indexed before the proxy exits.
+        self.store
+            .flush()
+            .map_err(|e| format!("audit store: {e}"))
+    }
+
     fn append(&mut self, batch: &[Event]) -> Result<(), String> {
         for ev in batch {
             self.writer
@@ -385,6 +498,66 @@ mod tests {
         let got = got.lock().unwrap();
         assert_eq!(got.len(), 100);
         assert_eq!(got[99], ev(99));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_writes_everything_queued_without_waiting_for_senders() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let closed = Arc::new(AtomicU64::new(0));
+        struct Slow(Arc<Mutex<Vec<Event>>>, Arc<AtomicU64>);
+        impl AuditBackend for Slow {
+            fn append(&mut self, batch: &[Event]) -> Result<(), String> {
+                std::thread::sleep(Duration::from_millis(1));
+                self.0.lock().unwrap().extend_from_slice(batch);
+                Ok(())
+            }
+            fn close(&mut self) -> Result<(), String> {
+                self.1.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+        let (tx, writer) = spawn(
+            Box::new(Slow(got.clone(), closed.clone())),
+            8,
+            Backpressure::Wait,
+        );
+        // A connection still holds a sender, and detached emits overflow
+        // the queue (they wait in tasks).
+        let held = tx.clone();
+        for i in 0..200 {
+            tx.emit_detached(ev(i));
+        }
+        writer.close(Duration::from_secs(30)).await.unwrap();
+        assert_eq!(got.lock().unwrap().len(), 200, "every accepted event written");
+        assert_eq!(closed.load(Ordering::SeqCst), 1, "backend flushed once");
+        // After close, new events are refused (and would be logged).
+        assert!(held.healthy().is_err());
+        assert!(matches!(
+            held.emit(ev(999)).await,
+            Err(AuditError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn close_gives_up_after_the_bound_and_says_what_is_left() {
+        struct Stuck(std::sync::mpsc::Receiver<()>);
+        impl AuditBackend for Stuck {
+            fn append(&mut self, _: &[Event]) -> Result<(), String> {
+                let _ = self.0.recv();
+                Ok(())
+            }
+        }
+        let (release, rx) = std::sync::mpsc::channel();
+        let (tx, writer) = spawn(Box::new(Stuck(rx)), 4, Backpressure::Wait);
+        for i in 0..3 {
+            tx.emit(ev(i)).await.unwrap();
+        }
+        let err = writer
+            .close(Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert_eq!(err.unwritten, 3, "{err}");
+        drop(release);
     }
 
     #[tokio::test]

@@ -48,6 +48,14 @@ pub struct ProxyConfig {
     pub sessions: SessionConfig,
     #[serde(default)]
     pub credentials: CredentialConfig,
+    /// On SIGTERM/SIGINT: how long in-flight requests may take to finish
+    /// (watches and sessions are ended at once) before connections are cut.
+    #[serde(default = "default_shutdown_grace", with = "duration_str")]
+    pub shutdown_grace: Duration,
+}
+
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(10)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -32,6 +32,7 @@ use crate::forward::{self, Identity};
 use crate::http::{self as h, Body};
 use crate::metrics::{track, Gauge, Metrics};
 use crate::session::{self, SessionContext};
+use crate::shutdown::Shutdown;
 use crate::users::User;
 
 /// Everything a request needs; shared by all connections.
@@ -42,6 +43,8 @@ pub struct Proxy {
     pub audit: AuditTx,
     pub metrics: Arc<Metrics>,
     pub sessions: SessionConfig,
+    /// Ends watches and sessions and tracks their tasks at shutdown.
+    pub shutdown: Shutdown,
 }
 
 /// How a plain (non-upgrade) request is forwarded.
@@ -119,6 +122,12 @@ impl Proxy {
             watch,
             hidden,
         } = routed;
+        // Long streams end cleanly when the proxy shuts down.
+        let long = watch
+            || is_log_follow(
+                &ev.subresource,
+                ev.request_uri.split_once('?').map(|(_, q)| q),
+            );
         ev.code = resp.status().as_u16();
         if let Ok(v) = HeaderValue::from_str(&ev.id) {
             resp.headers_mut().insert("kac-audit-id", v);
@@ -132,10 +141,20 @@ impl Proxy {
             watch: watch.then(|| track(&self.metrics, Gauge::OpenWatches)),
             hidden,
         };
-        resp.map(|b| AuditedBody::new(b, finish).boxed_unsync())
+        resp.map(|b| {
+            let b = if long {
+                self.shutdown.end_stream_on_shutdown(b).boxed_unsync()
+            } else {
+                b
+            };
+            AuditedBody::new(b, finish).boxed_unsync()
+        })
     }
 
     fn readyz(&self) -> Response<Body> {
+        if self.shutdown.is_shutting_down() {
+            return h::status(StatusCode::SERVICE_UNAVAILABLE, "kac-proxy is shutting down");
+        }
         match self.audit.healthy() {
             Ok(()) => h::text("ok", "text/plain"),
             Err(e) => h::status(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
@@ -513,11 +532,10 @@ impl Proxy {
         let opts = session::RelayOptions {
             record_spdy: self.sessions.spdy == SpdyMode::Record,
         };
-        let resp = session::relay_with(Request::from_parts(parts, body), upstream, ctx, opts).await;
-        // The relay runs the session in its own task; the gauge counts
-        // sessions that reached the handshake.
-        drop(guard);
-        resp
+            shutdown: self.shutdown.clone(),
+            // Held by the session's pump until the session ends.
+            live: Some(track(&self.metrics, Gauge::LiveSessions)),
+        session::relay_with(Request::from_parts(parts, body), upstream, ctx, opts).await
     }
 
     async fn forward_upgrade(
@@ -539,8 +557,18 @@ impl Proxy {
             let guard = track(&self.metrics, Gauge::LiveSessions);
             let audit = self.audit.clone();
             let mut closing = ev.clone();
-            tokio::spawn(async move {
-                let (up, down) = task.await.unwrap_or((0, 0));
+            let stop = self.shutdown.started();
+            self.shutdown.spawn(async move {
+                // A raw tunnel has no frame to say why: at shutdown it is cut.
+                let abort = task.abort_handle();
+                let (up, down) = tokio::select! {
+                    r = task => r.unwrap_or((0, 0)),
+                    _ = stop => {
+                        abort.abort();
+                        closing.error = Some("closed by kac-proxy shutdown".into());
+                        (0, 0)
+                    }
+                };
                 drop(guard);
                 // A second event describes the tunnel when it closes.
                 closing.id = kac_event::new_id();
@@ -548,7 +576,7 @@ impl Proxy {
                 closing.bytes_in = up;
                 closing.bytes_out = down;
                 closing.code = 101;
-                closing.error = Some("upgraded connection closed".into());
+                closing.error.get_or_insert_with(|| "upgraded connection closed".into());
                 audit.emit_detached(kac_event::Event::Api(Box::new(closing)));
             });
         }
@@ -580,6 +608,20 @@ pub fn split_cluster(path: &str) -> Option<(&str, &str)> {
     let after = path.strip_prefix("/clusters/")?;
     let (name, rest) = match after.find('/') {
         Some(i) => (&after[..i], &after[i..]),
+/// `pods/log` with `follow=true`: streams until the pod or the client ends.
+/// Booleans parse like the apiserver's (Go `strconv.ParseBool`).
+fn is_log_follow(subresource: &str, query: Option<&str>) -> bool {
+    subresource == "log"
+        && query.is_some_and(|q| {
+            q.split('&').any(|kv| {
+                matches!(
+                    kv.split_once('='),
+                    Some(("follow", "1" | "t" | "T" | "true" | "TRUE" | "True"))
+                )
+            })
+        })
+}
+
         None => (after, "/"),
     };
     (!name.is_empty()).then_some((name, rest))
@@ -679,6 +721,16 @@ mod tests {
         assert_eq!(
             split_cluster("/clusters/prod/api/v1/pods"),
             Some(("prod", "/api/v1/pods"))
+    #[test]
+    fn log_follow_is_recognised_like_the_apiserver_parses_booleans() {
+        assert!(is_log_follow("log", Some("container=main&follow=true")));
+        assert!(is_log_follow("log", Some("follow=1")));
+        assert!(!is_log_follow("log", Some("follow=false")));
+        assert!(!is_log_follow("log", Some("nofollow=true")));
+        assert!(!is_log_follow("log", None));
+        assert!(!is_log_follow("exec", Some("follow=true")));
+    }
+
         );
         assert_eq!(split_cluster("/clusters/prod"), Some(("prod", "/")));
         assert_eq!(split_cluster("/clusters//api"), None);

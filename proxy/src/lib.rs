@@ -26,4 +26,5 @@ pub mod metrics;
 pub mod run;
 pub mod server;
 pub mod session;
+pub mod shutdown;
 pub mod users;

@@ -14,6 +14,7 @@ use crate::credentials::Credentials;
 use crate::handler::Proxy;
 use crate::metrics::Metrics;
 use crate::server;
+use crate::shutdown::Shutdown;
 use crate::users::UserDirectory;
 
 /// Run the proxy until SIGTERM or Ctrl-C.
@@ -38,6 +39,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         audit: audit_tx,
         metrics: Arc::new(Metrics::default()),
         sessions: cfg.sessions.clone(),
+        shutdown: Shutdown::default(),
     });
 
     let listener = TcpListener::bind(&cfg.listen)
@@ -51,19 +53,54 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
     println!("kac-proxy ready on {url}");
     tracing::info!(%url, clusters = proxy.clusters.all().len(), "kac-proxy ready");
 
+    let shutdown = proxy.shutdown.clone();
+    let signalled = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signalled.begin();
+    });
     server::serve(
         listener,
         tls.server_config.clone(),
         proxy.clone(),
-        shutdown_signal(),
+        shutdown.clone(),
     )
     .await;
-    tracing::info!("shutting down: flushing audit events");
+    stop(proxy, audit_writer, cfg.shutdown_grace).await
+}
+
+/// After the signal: the listener is closed; end streams and sessions, let
+/// in-flight requests finish within `grace`, then drain, flush and fsync
+/// the audit queue. Errors (exit code 1) when audit events may be missing.
+async fn stop(proxy: Arc<Proxy>, audit_writer: audit::AuditWriter, grace: Duration) -> Result<()> {
+    let shutdown = proxy.shutdown.clone();
+    tracing::info!(
+        tasks = shutdown.running(),
+        open_watches = proxy.metrics.open_watches.load(std::sync::atomic::Ordering::Relaxed),
+        live_sessions = proxy.metrics.live_sessions.load(std::sync::atomic::Ordering::Relaxed),
+        grace = ?grace,
+        "shutting down: ending watches and sessions, finishing requests"
+    );
+    let cut = shutdown.wait(grace, Duration::from_secs(5)).await;
+    if cut > 0 {
+        tracing::warn!(
+            tasks = cut,
+            "grace period over: cut connections and sessions still open (their audit events are still written)"
+        );
+    }
     drop(proxy);
-    tokio::task::spawn_blocking(move || audit_writer.join())
-        .await
-        .ok();
-    Ok(())
+    tracing::info!("flushing audit events");
+    // The writer gets at least 30 s to drain and fsync, whatever the grace.
+    match audit_writer.close(grace.max(Duration::from_secs(30))).await {
+        Ok(()) => {
+            tracing::info!("audit events written and synced; kac-proxy stopped");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "stopping with audit events not written");
+            Err(anyhow::anyhow!("{e}"))
+        }
+    }
 }
 
 fn audit_backend(cfg: &ProxyConfig) -> Result<Box<dyn AuditBackend>> {

@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::ProxyConfig;
 use crate::handler::{ConnInfo, Proxy};
+use crate::shutdown::Shutdown;
 
 /// TLS material of a running proxy.
 pub struct Tls {
@@ -83,15 +84,20 @@ fn write_private(p: &PathBuf, contents: &str) -> Result<()> {
     Ok(())
 }
 
-/// Accept connections until `shutdown` resolves.
+/// Accept connections until shutdown begins. Each connection runs as a
+/// task tracked by `shutdown`: when it begins, HTTP/2 connections get a
+/// GOAWAY and HTTP/1.1 ones close after their current response (watches end
+/// themselves, see [`crate::shutdown`]); when the grace period is over, what
+/// is left is dropped.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     proxy: Arc<Proxy>,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: Shutdown,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    tokio::pin!(shutdown);
+    let started = shutdown.started();
+    tokio::pin!(started);
     loop {
         let (tcp, remote) = tokio::select! {
             r = listener.accept() => match r {
@@ -101,13 +107,14 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            _ = &mut started => break,
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let proxy = proxy.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve_conn(acceptor, tcp, remote, proxy).await {
+        let sd = shutdown.clone();
+        shutdown.spawn(async move {
+            if let Err(e) = serve_conn(acceptor, tcp, remote, proxy, sd).await {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
@@ -119,8 +126,14 @@ async fn serve_conn(
     tcp: tokio::net::TcpStream,
     remote: SocketAddr,
     proxy: Arc<Proxy>,
+    shutdown: Shutdown,
 ) -> Result<()> {
-    let tls = acceptor.accept(tcp).await.context("TLS handshake")?;
+    let forced = shutdown.forced();
+    tokio::pin!(forced);
+    let tls = tokio::select! {
+        tls = acceptor.accept(tcp) => tls.context("TLS handshake")?,
+        _ = &mut forced => return Ok(()),
+    };
     let cert_user = crate::handler::peer_user(tls.get_ref().1.peer_certificates());
     let conn = Arc::new(ConnInfo {
         remote,
@@ -131,8 +144,22 @@ async fn serve_conn(
         let conn = conn.clone();
         async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, conn).await) }
     });
-    auto::Builder::new(TokioExecutor::new())
-        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
+    tokio::pin!(conn);
+    let started = shutdown.started();
+    tokio::pin!(started);
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => return r.map_err(|e| anyhow::anyhow!("{e}")),
+            _ = &mut started, if !graceful => {
+                graceful = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            // Grace period over: dropping the connection drops its
+            // in-flight bodies, which still emit their audit events.
+            _ = &mut forced => return Ok(()),
+        }
+    }
 }

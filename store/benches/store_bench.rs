@@ -2,6 +2,9 @@
 //! every ~500 events). Run: `taskset -c 0 cargo bench -p kac-store --bench
 //! store_bench` (one core). `KAC_BENCH_EVENTS` sets the store size
 //! (default 1,000,000). Prints a Markdown section for BENCHMARKS.md.
+//! `KAC_BENCH_DIR=DIR` builds the big store in DIR and keeps it (a later run
+//! with the same size reuses it: only search is measured again);
+//! `KAC_BENCH_INGEST_ONLY=1` stops after the ingest rows.
 
 use std::io::Write;
 use std::time::Instant;
@@ -140,24 +143,58 @@ fn main() {
         median(runs.iter().map(|r| r.0).collect()),
         median(runs.iter().map(|r| r.1).collect()),
     );
-
-    // Build the big store for search latency.
-    let dir = tempfile::tempdir().unwrap();
-    let st = Store::open(dir.path(), StoreOptions::default()).unwrap();
-    let w = st.writer();
-    let t = Instant::now();
-    let mut g = Generator::new(2, start());
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(100_000);
-        for e in g.mixed(k, 500) {
-            w.append(e).unwrap();
-        }
-        left -= k;
+    if std::env::var_os("KAC_BENCH_INGEST_ONLY").is_some() {
+        println!(
+            "| baseline: serde_json JSON lines only | {:.0} events/s | |",
+            median(base_rates)
+        );
+        println!(
+            "| codec zstd-3 | {:.0} | {:.0} |\n| codec zstd-6 | {:.0} | {:.0} |",
+            codec3.0, codec3.1, codec6.0, codec6.1
+        );
+        println!(
+            "| Store log only | {:.0} events/s | {:.0} events/s |",
+            store_log.0, store_log.1
+        );
+        println!(
+            "| Store + index | {:.0} events/s | {:.0} events/s |",
+            store_indexed.0, store_indexed.1
+        );
+        return;
     }
-    st.flush().unwrap();
+
+    // Build the big store for search latency (or reuse KAC_BENCH_DIR's).
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = std::env::var_os("KAC_BENCH_DIR").map(std::path::PathBuf::from);
+    let path = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let built = keep.is_some() && path.join("index").exists();
+    let st = if built {
+        Store::open_read_only(&path).unwrap()
+    } else {
+        Store::open(&path, StoreOptions::default()).unwrap()
+    };
+    let t = Instant::now();
+    if !built {
+        let w = st.writer();
+        let mut g = Generator::new(2, start());
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(100_000);
+            for e in g.mixed(k, 500) {
+                w.append(e).unwrap();
+            }
+            left -= k;
+        }
+        st.flush().unwrap();
+    }
     let build = t.elapsed();
     let stats = st.stats().unwrap();
+    assert!(
+        stats.index_docs as f64 >= n as f64 * 0.95,
+        "{} holds {} index docs, not ~{n}: use another KAC_BENCH_DIR",
+        path.display(),
+        stats.index_docs
+    );
     let users: Vec<String> = (0..200)
         .map(|i| match i {
             0 => "david".to_string(),
@@ -256,10 +293,14 @@ fn main() {
     );
     println!("| index on disk at {n} events | {idx:.1} | |");
     println!();
-    println!(
-        "Build of the {n}-event store (append + index + flush): {:.1} s.",
-        build.as_secs_f64()
-    );
+    if built {
+        println!("The {n}-event store was built by an earlier run (KAC_BENCH_DIR).");
+    } else {
+        println!(
+            "Build of the {n}-event store (append + index + flush): {:.1} s.",
+            build.as_secs_f64()
+        );
+    }
     println!();
     println!(
         "| search (limit 20, 300 queries, events read back from the log) | p50 | p99 | hits |"

@@ -58,6 +58,11 @@ pub struct StoreOptions {
     pub zstd_level: i32,
     /// Commit the index at least this often ("searchable within seconds").
     pub index_commit_interval: Duration,
+    /// At most this many appended events wait in memory for the indexer.
+    /// Past it the writer hands over only block positions: a lagging index
+    /// never slows the log nor grows memory; it catches up by reading the
+    /// blocks back from the log (the source of truth). Zero: always.
+    pub index_backlog_events: usize,
 }
 
 impl Default for StoreOptions {
@@ -74,6 +79,7 @@ impl Default for StoreOptions {
             on_full: OnFull::Wait,
             zstd_level: 6,
             index_commit_interval: Duration::from_secs(1),
+            index_backlog_events: 100_000,
         }
     }
 }

@@ -114,8 +114,9 @@ impl Store {
         let searcher = h.reader.searcher();
         let addrs = searcher.search(&query, &DocSetCollector)?;
         let mut blocks = BTreeSet::new();
+        let mut reader = search::PointerReader::new(&searcher);
         for a in addrs {
-            blocks.insert(search::pointer(h, &searcher, a)?.block());
+            blocks.insert(reader.pointer(a)?.block());
         }
         let mut out = Vec::new();
         for b in blocks {
@@ -146,8 +147,9 @@ impl Store {
         let searcher = h.reader.searcher();
         let addrs = searcher.search(&query, &DocSetCollector)?;
         let mut ptrs = Vec::with_capacity(addrs.len());
+        let mut reader = search::PointerReader::new(&searcher);
         for a in addrs {
-            ptrs.push(search::pointer(h, &searcher, a)?);
+            ptrs.push(reader.pointer(a)?);
         }
         // Log order (per stream), so blocks are read once each.
         ptrs.sort();

@@ -33,6 +33,7 @@ pub struct Store {
     pub(crate) blocks: Arc<BlockReader>,
     writer: Option<Writer>,
     index_tx: Option<Sender<IndexMsg>>,
+    backlog: Option<writer::Backlog>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     _lock: Option<nix::fcntl::Flock<File>>,
 }
@@ -91,6 +92,7 @@ impl Store {
             blocks,
             writer: None,
             index_tx: None,
+            backlog: None,
             threads: Mutex::new(Vec::new()),
             _lock: Some(lock),
         };
@@ -103,14 +105,18 @@ impl Store {
             let (tx, rx) = channel();
             let blocks = store.blocks.clone();
             let interval = opts.index_commit_interval;
+            let backlog = writer::Backlog::default();
+            let b2 = backlog.clone();
             let t = std::thread::Builder::new()
                 .name("kac-store-indexer".into())
-                .spawn(move || index_thread(rx, ix, h, blocks, interval))
+                .spawn(move || index_thread(rx, ix, h, blocks, interval, b2))
                 .ctx(|| "spawning indexer thread".into())?;
             store.threads.lock().expect("threads").push(t);
-            store.index_tx = Some(tx);
+            store.index_tx = Some(tx.clone());
+            store.backlog = Some(backlog);
         }
-        let (w, t) = writer::start(dir.to_path_buf(), opts, seg, store.index_tx.clone());
+        let to_index = store.index_tx.clone().zip(store.backlog.clone());
+        let (w, t) = writer::start(dir.to_path_buf(), opts, seg, to_index);
         store.threads.lock().expect("threads").push(t);
         store.writer = Some(w);
         Ok(store)
@@ -134,6 +140,7 @@ impl Store {
             blocks: Arc::new(BlockReader::new(dir, 256)),
             writer: None,
             index_tx: None,
+            backlog: None,
             threads: Mutex::new(Vec::new()),
             _lock: None,
         })
@@ -386,6 +393,19 @@ fn index_block(
     Ok(())
 }
 
+/// Reads a block's events back from the log (the indexer fell behind).
+fn read_block(blocks: &BlockReader, b: &BlockRef) -> Result<Vec<Event>> {
+    let d = blocks.read(b)?;
+    (0..d.len())
+        .map(|i| d.event(i))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|reason| StoreError::Corrupt {
+            file: b.path(blocks.store()),
+            offset: b.offset,
+            reason,
+        })
+}
+
 /// Finds a session's start in the index (it began before a restart).
 fn lookup_session(h: &IndexHandle, blocks: &BlockReader, sid: &str) -> Option<SessionCtx> {
     let q = Query::default()
@@ -405,6 +425,7 @@ fn index_thread(
     h: Arc<IndexHandle>,
     blocks: Arc<BlockReader>,
     interval: Duration,
+    backlog: writer::Backlog,
 ) {
     let report = |r: Result<()>| {
         if let Err(e) = r {
@@ -417,11 +438,17 @@ fn index_thread(
         match msg {
             Ok(IndexMsg::Blocks(bs)) => {
                 for b in bs {
+                    let held = b.events.as_ref().map_or(0, Vec::len);
                     if !x.covers(&b.block) {
-                        report(index_block(
-                            &mut x, &h, &blocks, &b.block, b.next, &b.events,
-                        ));
+                        let events = match b.events {
+                            Some(evs) => Ok(evs),
+                            None => read_block(&blocks, &b.block),
+                        };
+                        report(events.and_then(|evs| {
+                            index_block(&mut x, &h, &blocks, &b.block, b.next, &evs)
+                        }));
                     }
+                    backlog.fetch_sub(held, std::sync::atomic::Ordering::Relaxed);
                 }
                 if x.uncommitted >= COMMIT_DOCS || x.last_commit.elapsed() >= interval {
                     report(x.commit(&h.reader));

@@ -65,8 +65,13 @@ pub(crate) struct Shared {
 pub(crate) struct IndexBlock {
     pub block: BlockRef,
     pub next: StreamPos,
-    pub events: Vec<Event>,
+    /// The events as appended (no decoding needed), or None when the
+    /// indexer was too far behind: it then reads the block back from the log.
+    pub events: Option<Vec<Event>>,
 }
+
+/// Events currently held for the indexer (shared by writer and indexer).
+pub(crate) type Backlog = Arc<std::sync::atomic::AtomicUsize>;
 
 pub(crate) enum IndexMsg {
     Blocks(Vec<IndexBlock>),
@@ -222,7 +227,7 @@ pub(crate) fn start(
     store: PathBuf,
     opts: StoreOptions,
     seg: SegmentWriter,
-    index_tx: Option<Sender<IndexMsg>>,
+    index_tx: Option<(Sender<IndexMsg>, Backlog)>,
 ) -> (Writer, std::thread::JoinHandle<()>) {
     let next_seq = seg.last_seq.wrapping_add(1);
     let shared = Arc::new(Shared {
@@ -275,7 +280,7 @@ struct Thread {
     w: Writer,
     store: PathBuf,
     seg: Option<SegmentWriter>,
-    index_tx: Option<Sender<IndexMsg>>,
+    index_tx: Option<(Sender<IndexMsg>, Backlog)>,
     unsynced: Vec<IndexBlock>,
     dirty: bool,
     last_sync: Instant,
@@ -372,7 +377,15 @@ impl Thread {
         seg.events += evs.len() as u64;
         seg.max_time_us = evs.iter().fold(seg.max_time_us, |m, e| m.max(e.time_us));
         self.dirty = true;
-        if self.index_tx.is_some() {
+        if let Some((_, backlog)) = &self.index_tx {
+            use std::sync::atomic::Ordering::Relaxed;
+            let n = evs.len();
+            let events = if backlog.load(Relaxed) + n <= o.index_backlog_events {
+                backlog.fetch_add(n, Relaxed);
+                Some(evs.iter_mut().filter_map(|e| e.event.take()).collect())
+            } else {
+                None
+            };
             self.unsynced.push(IndexBlock {
                 block: BlockRef {
                     writer: seg.header.writer.clone(),
@@ -383,7 +396,7 @@ impl Thread {
                     segment: seg.header.segment_seq,
                     offset: seg.len,
                 },
-                events: evs.iter_mut().filter_map(|e| e.event.take()).collect(),
+                events,
             });
         }
         Ok(())
@@ -425,7 +438,7 @@ impl Thread {
         self.last_sync = Instant::now();
         // Hand the blocks to the indexer before announcing durability, so a
         // `Store::flush` that waited for this seq finds them indexed.
-        if let Some(tx) = &self.index_tx {
+        if let Some((tx, _)) = &self.index_tx {
             if !self.unsynced.is_empty() {
                 let _ = tx.send(IndexMsg::Blocks(std::mem::take(&mut self.unsynced)));
             }

@@ -71,10 +71,61 @@ fn queries(events: &[Event], seed: u64) -> Vec<Query> {
 
 #[test]
 fn search_matches_brute_force_and_reindex_answers_the_same() {
+    brute_force_then_reindex(common::opts(), 30_000);
+}
+
+/// The indexer always behind: every block is indexed by reading it back
+/// from the log instead of from the appended events.
+#[test]
+fn an_index_that_lags_reads_blocks_back_from_the_log() {
+    let opts = kac_store::StoreOptions {
+        index_backlog_events: 0,
+        ..common::opts()
+    };
+    brute_force_then_reindex(opts, 8_000);
+}
+
+/// An index written with another schema (an older version) is rebuilt from
+/// the log when the store is opened for writing.
+#[test]
+fn an_index_with_an_old_schema_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = Generator::new(9, start()).mixed(3_000, 100);
+    {
+        let st = common::open(dir.path());
+        let w = st.writer();
+        for e in &events {
+            w.append(e.clone()).unwrap();
+        }
+        st.close().unwrap();
+    }
+    let idx = dir.path().join("index");
+    std::fs::remove_dir_all(&idx).unwrap();
+    std::fs::create_dir(&idx).unwrap();
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("ptr", tantivy::schema::STORED);
+    tantivy::Index::create_in_dir(&idx, b.build()).unwrap();
+    let err = kac_store::Store::open_read_only(dir.path()).err().unwrap();
+    assert!(err.to_string().contains("reindex"), "{err}");
+    let st = common::open(dir.path());
+    let docs = common::oracle_docs(&events);
+    let q = Query::default().with(kac_store::Field::User, "david");
+    let want = common::brute_force(&events, &docs, &q, 100_000);
+    assert!(!want.is_empty());
+    let got: Vec<Event> = st
+        .search(&q, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.event)
+        .collect();
+    assert!(got == want);
+}
+
+fn brute_force_then_reindex(opts: kac_store::StoreOptions, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut g = Generator::new(7, start());
-    let events = g.mixed(30_000, 60);
-    let st = common::open(dir.path());
+    let events = g.mixed(n, 60);
+    let st = kac_store::Store::open(dir.path(), opts).unwrap();
     let w = st.writer();
     for e in &events {
         w.append(e.clone()).unwrap();

@@ -71,6 +71,8 @@ use crate::audit::AuditTx;
 use crate::clusters::Cluster;
 use crate::config::SpdyMode;
 use crate::http::{self as h, Body};
+use crate::metrics::GaugeGuard;
+use crate::shutdown::Shutdown;
 
 pub use describe::{describe_request, is_session_request, percent_decode};
 
@@ -84,6 +86,11 @@ pub struct SessionContext {
     pub spdy: SpdyMode,
     /// The cluster; its `upgrade_client` (HTTP/1.1) opens the upstream side.
     pub cluster: Arc<Cluster>,
+    /// The session's task is tracked here, and at shutdown the session is
+    /// closed with a Status (exec/attach over WebSocket) or cut (SPDY).
+    pub shutdown: Shutdown,
+    /// Keeps `kac_live_sessions` up until the session ends.
+    pub live: Option<GaugeGuard>,
 }
 
 /// The wire transport a client asked for.
@@ -239,6 +246,11 @@ async fn spdy_pass(
         Ok(r) => r,
         Err(e) => return h::status(StatusCode::BAD_GATEWAY, e),
     };
+/// Why a session ended when the proxy closed it at shutdown (the
+/// `session.end` error, and the message of the Status sent to the user).
+pub(crate) const SHUTDOWN_CLOSED: &str =
+    "kac-proxy is shutting down and closed the session; reconnect to continue";
+
     let Some(task) = tunnel else {
         return resp;
     };
@@ -249,15 +261,29 @@ async fn spdy_pass(
     }
     let audit = ctx.audit.clone();
     let began = Instant::now();
-    tokio::spawn(async move {
-        let (up, down) = task.await.unwrap_or((0, 0));
+    let stop = ctx.shutdown.started();
+    let live = ctx.live;
+    ctx.shutdown.spawn(async move {
+        // An unrecorded tunnel has no frame to say why: at shutdown it is cut.
+        let abort = task.abort_handle();
+        let (up, down, error) = tokio::select! {
+            r = task => {
+                let (up, down) = r.unwrap_or((0, 0));
+                (up, down, SPDY_UNRECORDED.to_string())
+            }
+            _ = stop => {
+                abort.abort();
+                (0, 0, format!("{SPDY_UNRECORDED}; {SHUTDOWN_CLOSED}"))
+            }
+        };
+        drop(live);
         let end = SessionEnd {
             session_id: start.session_id.clone(),
             time: Utc::now(),
             offset_us: began.elapsed().as_micros() as u64,
             user: start.user.name.clone(),
             cluster: start.cluster.clone(),
-            error: Some(SPDY_UNRECORDED.into()),
+            error: Some(error),
             bytes_stdin: up,
             bytes_stdout: down,
             ..Default::default()

@@ -152,6 +152,8 @@ async fn front(cluster: Arc<Cluster>, audit: AuditTx, require: bool) -> SocketAd
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
+                            shutdown: Default::default(),
+                            live: None,
                     .serve_connection(TokioIo::new(tcp), svc)
                     .with_upgrades()
                     .await;

@@ -77,14 +77,24 @@ pub(super) async fn relay(
         began: Instant::now(),
         closing: AtomicBool::new(false),
     });
-    tokio::spawn(run(client_upgrade, upstream_upgrade, pump));
+    let stop = ctx.shutdown.started();
+    let live = ctx.live;
+    ctx.shutdown.spawn(async move {
+        let _live = live;
+        run(client_upgrade, upstream_upgrade, pump, stop).await
+    });
     out.body(h::empty())
         .unwrap_or_else(|e| h::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 type Direction = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send>>;
 
-async fn run(client_up: OnUpgrade, upstream_up: OnUpgrade, pump: Arc<Pump>) {
+async fn run(
+    client_up: OnUpgrade,
+    upstream_up: OnUpgrade,
+    pump: Arc<Pump>,
+    stop: impl Future<Output = ()>,
+) {
     let (client, upstream) = match tokio::try_join!(client_up, upstream_up) {
         Ok(pair) => pair,
         Err(e) => {
@@ -97,8 +107,17 @@ async fn run(client_up: OnUpgrade, upstream_up: OnUpgrade, pump: Arc<Pump>) {
     let (upstream_r, upstream_w) = tokio::io::split(TokioIo::new(upstream));
     let up: Direction = Box::pin(copy(true, client_r, upstream_w, pump.clone()));
     let down: Direction = Box::pin(copy(false, upstream_r, client_w, pump.clone()));
-    let (first, rest) = match select(up, down).await {
-        Either::Left((r, rest)) | Either::Right((r, rest)) => (r, rest),
+    let (first, rest) = match select(select(up, down), Box::pin(stop)).await {
+        Either::Left((Either::Left((r, rest)) | Either::Right((r, rest)), _)) => (r, rest),
+        Either::Right((_, directions)) => {
+            // Shutdown: SPDY has no close frame the proxy could inject
+            // without desynchronising the peers' streams, so both
+            // connections are cut; session.end says why.
+            drop(directions);
+            let error = Some(super::SHUTDOWN_CLOSED.to_string());
+            emit_end(&pump.state, &pump.audit, error, pump.began.elapsed()).await;
+            return;
+        }
     };
     let error = match first {
         Err(Stop::Recording(e)) => {

@@ -33,6 +33,8 @@ use super::common::{emit_end, Pump, Stop, CLOSE_GRACE};
 use super::{new_tap, open_session, SessionContext, Tap};
 use crate::audit::AuditTx;
 use crate::http::{self as h, Body};
+use crate::metrics::GaugeGuard;
+use crate::shutdown::Shutdown;
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 type WsSink = Arc<tokio::sync::Mutex<SplitSink<Ws, Message>>>;
@@ -83,7 +85,11 @@ pub(super) async fn relay(
         out = out.header(name, value);
     }
     let began = Instant::now();
-    tokio::spawn(pump(
+    let ends = Ends {
+        shutdown: ctx.shutdown.clone(),
+        live: ctx.live,
+    };
+    ctx.shutdown.spawn(pump(
         client_upgrade,
         upstream_upgrade,
         tap,
@@ -91,6 +97,7 @@ pub(super) async fn relay(
         ctx.require_recording,
         began,
     ));
+        ends,
     out.body(h::empty())
         .unwrap_or_else(|e| h::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
@@ -98,6 +105,12 @@ pub(super) async fn relay(
 type Direction = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send>>;
 
 async fn pump(
+/// What ends a session from outside, and the gauge it holds up.
+struct Ends {
+    shutdown: Shutdown,
+    live: Option<GaugeGuard>,
+}
+
     client_up: OnUpgrade,
     upstream_up: OnUpgrade,
     tap: Tap,
@@ -105,7 +118,9 @@ async fn pump(
     require: bool,
     began: Instant,
 ) {
+    ends: Ends,
     let state = Arc::new(Mutex::new(tap));
+    let _live = ends.live;
     let (client, upstream) = match tokio::try_join!(client_up, upstream_up) {
         Ok(pair) => pair,
         Err(e) => {
@@ -141,8 +156,29 @@ async fn pump(
         client_sink.clone(),
         shared,
     ));
-    let (first, rest) = match select(up, down).await {
-        Either::Left((r, rest)) | Either::Right((r, rest)) => (r, rest),
+    let stop = Box::pin(ends.shutdown.started());
+    let (first, rest) = match select(select(up, down), stop).await {
+        Either::Left((Either::Left((r, rest)) | Either::Right((r, rest)), _)) => (r, rest),
+        Either::Right((_, directions)) => {
+            // Shutdown: both directions stop (releasing their sink locks),
+            // the user gets a Status saying why, both sides a close frame.
+            drop(directions);
+            let why = super::SHUTDOWN_CLOSED;
+            let closing = Closing {
+                reason: "ServiceUnavailable",
+                code: CloseCode::Away,
+                close_reason: "kac-proxy is shutting down",
+            };
+            let close = async {
+                abort(&state, &client_sink, &upstream_sink, why, closing).await;
+                let _ = client_sink.lock().await.close().await;
+                let _ = upstream_sink.lock().await.close().await;
+            };
+            // A peer that does not read must not hold up the shutdown.
+            let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
+            emit_end(&state, &audit, Some(why.to_string()), began.elapsed()).await;
+            return;
+        }
     };
     let error = match first {
         Err(Stop::Recording(e)) => {
@@ -150,7 +186,7 @@ async fn pump(
             let why = format!("kac-proxy stopped the session: recording failed: {e}");
             // The other direction may hold a sink lock: stop it first.
             drop(rest);
-            abort(&state, &client_sink, &upstream_sink, &why).await;
+            abort(&state, &client_sink, &upstream_sink, &why, Closing::RECORDING).await;
             Some(why)
         }
         Err(Stop::Transport(e)) => {
@@ -178,7 +214,7 @@ async fn pump(
             Ok(Err(Stop::Transport(e))) => Some(e),
             Ok(Err(Stop::Recording(e))) => {
                 let why = format!("kac-proxy stopped the session: recording failed: {e}");
-                abort(&state, &client_sink, &upstream_sink, &why).await;
+                abort(&state, &client_sink, &upstream_sink, &why, Closing::RECORDING).await;
                 Some(why)
             }
             Err(_) => Some("peer did not close the session in time".into()),
@@ -286,26 +322,48 @@ fn record(
 }
 
 /// Sends the user a Status on the error channel (exec/attach) and closes
-/// both connections with an error code.
-async fn abort(state: &Mutex<Tap>, client: &WsSink, upstream: &WsSink, why: &str) {
+/// both connections with a close frame.
+async fn abort(
+    state: &Mutex<Tap>,
+    client: &WsSink,
+    upstream: &WsSink,
+    why: &str,
+    closing: Closing,
+) {
     let status_frame = {
         let tap = state.lock().expect("session state poisoned");
         match &*tap {
             Tap::Exec { protocol, .. } => {
                 let status = serde_json::json!({
-                    "metadata": {}, "status": "Failure", "reason": "InternalError",
+                    "metadata": {}, "status": "Failure", "reason": closing.reason,
                     "message": why,
                 });
                 let body = serde_json::to_vec(&status).unwrap_or_default();
                 Some(channel::encode_raw(*protocol, 3, &body))
             }
+/// How the proxy closes a session it ends itself.
+struct Closing {
+    /// `reason` of the Status on the error channel.
+    reason: &'static str,
+    code: CloseCode,
+    close_reason: &'static str,
+}
+
+impl Closing {
+    const RECORDING: Closing = Closing {
+        reason: "InternalError",
+        code: CloseCode::Error,
+        close_reason: "session recording failed",
+    };
+}
+
             Tap::PortForward { .. } | Tap::SpdyExec { .. } => None,
         }
     };
     let close = || {
         Message::Close(Some(CloseFrame {
-            code: CloseCode::Error,
-            reason: "session recording failed".into(),
+            code: closing.code,
+            reason: closing.close_reason.into(),
         }))
     };
     {

@@ -12,7 +12,7 @@ pub mod search;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tantivy::schema::{Schema, FAST, INDEXED, STORED, STRING, TEXT};
+use tantivy::schema::{Schema, FAST, STRING, TEXT};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{IoContext, Result, StoreError};
@@ -28,7 +28,7 @@ pub struct Fields {
     pub seg: tantivy::schema::Field,
     pub time: tantivy::schema::Field,
     pub text: tantivy::schema::Field,
-    pub ptr: tantivy::schema::Field,
+    pub loc: tantivy::schema::Field,
 }
 
 impl Fields {
@@ -48,17 +48,25 @@ fn schema() -> (Schema, Fields) {
         .map(|f| (*f, b.add_text_field(f.as_str(), STRING)))
         .collect();
     let tag = b.add_text_field("tag", STRING);
-    let seg = b.add_text_field("seg", STRING);
-    let time = b.add_i64_field("time", INDEXED | FAST);
+    // Where a document's event lives is read from fast fields (columns), not
+    // from stored documents: `seg` ("writer/segment", also the term `prune`
+    // deletes by) and `loc` (block offset << 20 | index in block). No field
+    // is STORED, so indexing compresses no document store and a search
+    // decompresses none.
+    let seg = b.add_text_field("seg", STRING | FAST);
+    // FAST only: `since=`/`until=` run as fast-field range queries, and
+    // results are ordered by it. Indexing it too would add one unique term
+    // per event to the term dictionary, for nothing.
+    let time = b.add_i64_field("time", FAST);
     let text = b.add_text_field("text", TEXT);
-    let ptr = b.add_text_field("ptr", STORED);
+    let loc = b.add_u64_field("loc", FAST);
     let fields = Fields {
         exact,
         tag,
         seg,
         time,
         text,
-        ptr,
+        loc,
     };
     (b.build(), fields)
 }
@@ -66,6 +74,33 @@ fn schema() -> (Schema, Fields) {
 /// Key of a segment in the `seg` field (used to delete a pruned segment).
 pub fn seg_key(writer: &str, segment: u64) -> String {
     format!("{writer}/{segment}")
+}
+
+/// Bits of `loc` holding the event's index inside its block.
+pub const LOC_INDEX_BITS: u32 = 20;
+
+/// Packs a block offset and an index in the block into the `loc` field.
+pub fn loc(offset: u64, index: u32) -> Result<u64> {
+    if index >= 1 << LOC_INDEX_BITS || offset >= 1 << (64 - LOC_INDEX_BITS) {
+        return Err(StoreError::Index(format!(
+            "log position offset {offset} index {index} does not fit the index's loc field"
+        )));
+    }
+    Ok(offset << LOC_INDEX_BITS | u64::from(index))
+}
+
+/// The inverse of [`seg_key`] and [`loc`].
+pub fn pointer_from(seg: &str, loc: u64) -> Result<crate::log::Pointer> {
+    let (writer, segment) = seg
+        .rsplit_once('/')
+        .and_then(|(w, s)| Some((w, s.parse().ok()?)))
+        .ok_or_else(|| StoreError::Index(format!("bad seg key {seg:?} in the index")))?;
+    Ok(crate::log::Pointer {
+        writer: writer.to_string(),
+        segment,
+        offset: loc >> LOC_INDEX_BITS,
+        index: (loc & ((1 << LOC_INDEX_BITS) - 1)) as u32,
+    })
 }
 
 /// An open index with a reader.
@@ -81,7 +116,14 @@ impl IndexHandle {
     pub fn open(store: &Path, create: bool) -> Result<Self> {
         let dir = store.join("index");
         let (schema, fields) = schema();
-        let exists = dir.join("meta.json").exists();
+        let mut exists = dir.join("meta.json").exists();
+        if exists && create && Index::open_in_dir(&dir)?.schema() != schema {
+            // An index written by an older version. It is a cache of the
+            // log: a writable open drops it and rebuilds it from the log.
+            tracing::warn!(dir = %dir.display(), "index schema changed; rebuilding the index from the log");
+            std::fs::remove_dir_all(&dir).ctx(|| format!("removing {}", dir.display()))?;
+            exists = false;
+        }
         let index = if exists {
             Index::open_in_dir(&dir)?
         } else if create {
@@ -166,7 +208,7 @@ impl Indexer {
         for t in &d.text {
             doc.add_text(f.text, t);
         }
-        doc.add_text(f.ptr, d.ptr.to_string());
+        doc.add_u64(f.loc, loc(d.ptr.offset, d.ptr.index)?);
         self.writer.add_document(doc)?;
         self.uncommitted += 1;
         Ok(())

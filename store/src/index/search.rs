@@ -4,11 +4,12 @@
 use std::ops::Bound;
 
 use tantivy::collector::TopDocs;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery,
 };
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Order, Searcher, Term};
 
 use super::doc::{KIND_CHUNK, KIND_COMMAND, KIND_START};
 use super::IndexHandle;
@@ -107,20 +108,53 @@ pub fn run(h: &IndexHandle, q: &Query, kinds: Kinds, limit: usize) -> Result<Vec
     let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", Order::Desc);
     let hits = searcher.search(&query, &top)?;
     let mut out = Vec::with_capacity(hits.len());
+    let mut ptrs = PointerReader::new(&searcher);
     for (t, addr) in hits {
-        out.push((t, pointer(h, &searcher, addr)?));
+        out.push((t, ptrs.pointer(addr)?));
     }
     Ok(out)
 }
 
-/// Where in the log a matching document's event lives.
-pub fn pointer(h: &IndexHandle, searcher: &Searcher, addr: DocAddress) -> Result<Pointer> {
-    let d: TantivyDocument = searcher.doc(addr)?;
-    let p = d
-        .get_first(h.fields.ptr)
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| StoreError::Index("document without ptr".into()))?;
-    p.parse()
+/// Reads where matching documents' events live (the `seg` and `loc` fast
+/// fields), opening each index segment's columns once.
+pub struct PointerReader<'a> {
+    searcher: &'a Searcher,
+    columns: Vec<Option<(StrColumn, Column<u64>)>>,
+    buf: String,
+}
+
+impl<'a> PointerReader<'a> {
+    pub fn new(searcher: &'a Searcher) -> Self {
+        PointerReader {
+            searcher,
+            columns: vec![None; searcher.segment_readers().len()],
+            buf: String::new(),
+        }
+    }
+
+    /// Where in the log a matching document's event lives.
+    pub fn pointer(&mut self, addr: DocAddress) -> Result<Pointer> {
+        let slot = &mut self.columns[addr.segment_ord as usize];
+        if slot.is_none() {
+            let ff = self.searcher.segment_reader(addr.segment_ord).fast_fields();
+            let seg = ff
+                .str("seg")?
+                .ok_or_else(|| StoreError::Index("index without seg column".into()))?;
+            *slot = Some((seg, ff.u64("loc")?));
+        }
+        let (seg, loc) = slot.as_ref().expect("just filled");
+        let missing = || StoreError::Index(format!("document {addr:?} without a log pointer"));
+        let ord = seg.term_ords(addr.doc_id).next().ok_or_else(missing)?;
+        self.buf.clear();
+        let found = seg
+            .ord_to_str(ord, &mut self.buf)
+            .map_err(|e| StoreError::Index(format!("reading the seg column: {e}")))?;
+        if !found {
+            return Err(missing());
+        }
+        let loc = loc.first(addr.doc_id).ok_or_else(missing)?;
+        super::pointer_from(&self.buf, loc)
+    }
 }
 
 /// Number of documents matching (for stats and tests).

@@ -135,6 +135,11 @@ impl BlockReader {
         }
     }
 
+    /// The store directory blocks are read from.
+    pub fn store(&self) -> &Path {
+        &self.store
+    }
+
     pub fn read(&self, b: &BlockRef) -> Result<Arc<DecodedBlock>> {
         if let Some(d) = self.cache.lock().expect("cache lock").0.get(b) {
             return Ok(d.clone());
