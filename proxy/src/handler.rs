@@ -527,14 +527,13 @@ impl Proxy {
             audit: self.audit.clone(),
             spdy: self.sessions.spdy,
             cluster,
-        };
-        let guard = track(&self.metrics, Gauge::LiveSessions);
-        let opts = session::RelayOptions {
-            record_spdy: self.sessions.spdy == SpdyMode::Record,
-        };
             shutdown: self.shutdown.clone(),
             // Held by the session's pump until the session ends.
             live: Some(track(&self.metrics, Gauge::LiveSessions)),
+        };
+        let opts = session::RelayOptions {
+            record_spdy: self.sessions.spdy == SpdyMode::Record,
+        };
         session::relay_with(Request::from_parts(parts, body), upstream, ctx, opts).await
     }
 
@@ -603,11 +602,6 @@ fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> String {
         .to_owned()
 }
 
-/// `/clusters/{name}/rest` → (`name`, `/rest`).
-pub fn split_cluster(path: &str) -> Option<(&str, &str)> {
-    let after = path.strip_prefix("/clusters/")?;
-    let (name, rest) = match after.find('/') {
-        Some(i) => (&after[..i], &after[i..]),
 /// `pods/log` with `follow=true`: streams until the pod or the client ends.
 /// Booleans parse like the apiserver's (Go `strconv.ParseBool`).
 fn is_log_follow(subresource: &str, query: Option<&str>) -> bool {
@@ -622,6 +616,11 @@ fn is_log_follow(subresource: &str, query: Option<&str>) -> bool {
         })
 }
 
+/// `/clusters/{name}/rest` → (`name`, `/rest`).
+pub fn split_cluster(path: &str) -> Option<(&str, &str)> {
+    let after = path.strip_prefix("/clusters/")?;
+    let (name, rest) = match after.find('/') {
+        Some(i) => (&after[..i], &after[i..]),
         None => (after, "/"),
     };
     (!name.is_empty()).then_some((name, rest))
@@ -717,11 +716,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cluster_prefix_splits() {
-        assert_eq!(
-            split_cluster("/clusters/prod/api/v1/pods"),
-            Some(("prod", "/api/v1/pods"))
-    #[test]
     fn log_follow_is_recognised_like_the_apiserver_parses_booleans() {
         assert!(is_log_follow("log", Some("container=main&follow=true")));
         assert!(is_log_follow("log", Some("follow=1")));
@@ -731,6 +725,11 @@ mod tests {
         assert!(!is_log_follow("exec", Some("follow=true")));
     }
 
+    #[test]
+    fn cluster_prefix_splits() {
+        assert_eq!(
+            split_cluster("/clusters/prod/api/v1/pods"),
+            Some(("prod", "/api/v1/pods"))
         );
         assert_eq!(split_cluster("/clusters/prod"), Some(("prod", "/")));
         assert_eq!(split_cluster("/clusters//api"), None);

@@ -231,6 +231,11 @@ const SPDY_REFUSED: &str = "kac-proxy records exec, attach and port-forward sess
 
 const SPDY_UNRECORDED: &str = "passed through unrecorded (SPDY)";
 
+/// Why a session ended when the proxy closed it at shutdown (the
+/// `session.end` error, and the message of the Status sent to the user).
+pub(crate) const SHUTDOWN_CLOSED: &str =
+    "kac-proxy is shutting down and closed the session; reconnect to continue";
+
 /// Plain SPDY: refuse, or tunnel unrecorded with audit events saying so.
 async fn spdy_pass(
     req: Request<Incoming>,
@@ -246,11 +251,6 @@ async fn spdy_pass(
         Ok(r) => r,
         Err(e) => return h::status(StatusCode::BAD_GATEWAY, e),
     };
-/// Why a session ended when the proxy closed it at shutdown (the
-/// `session.end` error, and the message of the Status sent to the user).
-pub(crate) const SHUTDOWN_CLOSED: &str =
-    "kac-proxy is shutting down and closed the session; reconnect to continue";
-
     let Some(task) = tunnel else {
         return resp;
     };

@@ -147,13 +147,13 @@ async fn front(cluster: Arc<Cluster>, audit: AuditTx, require: bool) -> SocketAd
                             audit,
                             spdy: SpdyMode::Refuse,
                             cluster,
+                            shutdown: Default::default(),
+                            live: None,
                         };
                         Ok::<_, std::convert::Infallible>(relay(req, upstream, ctx).await)
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
-                            shutdown: Default::default(),
-                            live: None,
                     .serve_connection(TokioIo::new(tcp), svc)
                     .with_upgrades()
                     .await;

@@ -96,31 +96,31 @@ pub(super) async fn relay(
         ctx.audit.clone(),
         ctx.require_recording,
         began,
-    ));
         ends,
+    ));
     out.body(h::empty())
         .unwrap_or_else(|e| h::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 type Direction = Pin<Box<dyn Future<Output = Result<(), Stop>> + Send>>;
 
-async fn pump(
 /// What ends a session from outside, and the gauge it holds up.
 struct Ends {
     shutdown: Shutdown,
     live: Option<GaugeGuard>,
 }
 
+async fn pump(
     client_up: OnUpgrade,
     upstream_up: OnUpgrade,
     tap: Tap,
     audit: AuditTx,
     require: bool,
     began: Instant,
-) {
     ends: Ends,
-    let state = Arc::new(Mutex::new(tap));
+) {
     let _live = ends.live;
+    let state = Arc::new(Mutex::new(tap));
     let (client, upstream) = match tokio::try_join!(client_up, upstream_up) {
         Ok(pair) => pair,
         Err(e) => {
@@ -321,6 +321,22 @@ fn record(
     }
 }
 
+/// How the proxy closes a session it ends itself.
+struct Closing {
+    /// `reason` of the Status on the error channel.
+    reason: &'static str,
+    code: CloseCode,
+    close_reason: &'static str,
+}
+
+impl Closing {
+    const RECORDING: Closing = Closing {
+        reason: "InternalError",
+        code: CloseCode::Error,
+        close_reason: "session recording failed",
+    };
+}
+
 /// Sends the user a Status on the error channel (exec/attach) and closes
 /// both connections with a close frame.
 async fn abort(
@@ -341,22 +357,6 @@ async fn abort(
                 let body = serde_json::to_vec(&status).unwrap_or_default();
                 Some(channel::encode_raw(*protocol, 3, &body))
             }
-/// How the proxy closes a session it ends itself.
-struct Closing {
-    /// `reason` of the Status on the error channel.
-    reason: &'static str,
-    code: CloseCode,
-    close_reason: &'static str,
-}
-
-impl Closing {
-    const RECORDING: Closing = Closing {
-        reason: "InternalError",
-        code: CloseCode::Error,
-        close_reason: "session recording failed",
-    };
-}
-
             Tap::PortForward { .. } | Tap::SpdyExec { .. } => None,
         }
     };
