@@ -242,7 +242,8 @@ fn render_entry(
 /// for clusters no longer listed are removed. `restore` is what earlier
 /// logins recorded (see [`Restore`]); the result carries the updated record.
 /// `current-context` is set only when none is set, or when it named a
-/// context of this proxy that is gone.
+/// context of this proxy that is gone (then to the first new context, or
+/// back to what login found).
 pub fn apply_login(
     text: &str,
     login: &LoginEntries,
@@ -348,11 +349,9 @@ pub fn apply_login(
         }
         Some(format!("current-context: {}{nl}", q(first)))
     } else if ours_gone {
-        Some(
-            restore
-                .take("current-context")
-                .unwrap_or_else(|| format!("current-context: \"\"{nl}")),
-        )
+        // Put back what login replaced; with no record, leave the name as
+        // kubectl's delete-context does.
+        restore.take("current-context")
     } else {
         None
     };
@@ -361,11 +360,13 @@ pub fn apply_login(
         (Some(line), None) => appended.push_str(&line),
         (None, _) => {}
     }
+    let mut out = splice(text, edits);
     if !appended.is_empty() {
-        let at = text.len();
-        edits.push((at..at, ensure_nl(text, at, nl) + &appended));
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(nl);
+        }
+        out.push_str(&appended);
     }
-    let out = splice(text, edits);
     verify(&before, &out, proxy, contexts.len())?;
     Ok(Edited {
         text: out,
@@ -497,6 +498,43 @@ fn verify(before: &Value, text: &str, proxy: &str, owned_each: usize) -> Result<
         );
     }
     Ok(())
+}
+
+/// Fuzz entry point (fuzz/fuzz_targets/kubeconfig_edit.rs, and a proptest
+/// here): edit arbitrary text as a kubeconfig. Must never panic; whenever
+/// login succeeds, logout must too, and for a file without kac entries it
+/// must give the original back (plus at most a final newline login added).
+pub fn fuzz_edit(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let login = LoginEntries {
+        proxy: "https://127.0.0.1:1".into(),
+        user: "u".into(),
+        command: "/kac".into(),
+        interactive_mode: "Never".into(),
+        ca_data: "Q0E=".into(),
+        kac_home: None,
+        clusters: vec![
+            ("dev".into(), "https://127.0.0.1:1/clusters/dev".into()),
+            ("a".into(), "https://127.0.0.1:1/clusters/a".into()),
+        ],
+    };
+    let Ok(e) = apply_login(text, &login, &Restore::default()) else {
+        return;
+    };
+    assert_eq!(e.contexts.len(), 2);
+    let out = apply_logout(&e.text, &login.proxy, &e.restore).expect("logout after login");
+    if !text.trim().is_empty() && !text.contains(EXTENSION) {
+        let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        let with_nl = format!("{text}{nl}");
+        assert!(
+            out.text == text || (!text.ends_with('\n') && out.text == with_nl),
+            "{text:?} -> {:?} -> {:?}",
+            e.text,
+            out.text
+        );
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,18 @@ fn top_level_key(line: &str) -> Option<(String, usize)> {
 }
 
 pub(super) fn scan(text: &str) -> Result<Layout, EditError> {
+    // YAML also breaks lines at a lone CR; this scanner does not.
+    if let Some(i) = text
+        .bytes()
+        .zip(text.bytes().skip(1).chain([0]))
+        .position(|(a, b)| a == b'\r' && b != b'\n')
+    {
+        let line = text[..i].matches('\n').count() + 1;
+        return err(
+            line,
+            "carriage return without line feed; kac edits \\n or \\r\\n files only",
+        );
+    }
     let lines = lines(text);
     let mut layout = Layout {
         newline: if text.contains("\r\n") { "\r\n" } else { "\n" },

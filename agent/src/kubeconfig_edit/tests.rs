@@ -258,3 +258,62 @@ proptest! {
         }
     }
 }
+
+fn fragment() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "clusters:",
+        "users:",
+        "contexts:",
+        "contexts: []",
+        "users: null",
+        "current-context: a",
+        "current-context: \"\"",
+        "current-context: kac-dev",
+        "- name: a",
+        "- name: kac-dev",
+        "  - name: b",
+        "  cluster: {server: x}",
+        "  user:",
+        "    token: t",
+        "  context: {cluster: a, user: a}",
+        "  # c",
+        "# top",
+        "",
+        "---",
+        "...",
+        "[]",
+        "{}",
+        "\t- x",
+        "- - x",
+        "a: &x 1",
+        "b: *x",
+        "  |",
+        "key: |",
+        "  block",
+        "\"clusters\":",
+        "clusters: [a]",
+        "apiVersion: v1",
+        "\r",
+        " ",
+        ":",
+        "- ",
+        "  extensions:",
+        "  - name: kac.dev/login",
+        "    extension: {proxy: \"https://127.0.0.1:1\"}",
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    #[test]
+    fn the_fuzz_entry_point_holds_on_kubeconfig_like_text(
+        lines in prop::collection::vec(fragment(), 0..14),
+        last_nl in any::<bool>(),
+    ) {
+        let mut text = lines.join("\n");
+        if last_nl {
+            text.push('\n');
+        }
+        fuzz_edit(text.as_bytes());
+    }
+}
