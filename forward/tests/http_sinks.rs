@@ -307,6 +307,46 @@ async fn webhook_posts_event_lists_with_client_certificate() {
     );
 }
 
+/// A rotated token file is picked up without restarting the forwarder.
+#[tokio::test]
+async fn rotated_token_files_are_reread() {
+    let pki = Pki::new();
+    let rx = Receiver::start(Some(pki.server.clone()), (200, HEC_OK.into())).await;
+    let mut sink = hec(
+        json!({"url": rx.url("https"), "tokenFile": "token", "tls": {"caFile": "receiver-ca.crt"}}),
+        pki.base(),
+    );
+    let batch = rendered(Format::Native, &events(1));
+    sink.send(&batch).await.unwrap();
+    let token = pki.base().join("token");
+    let rotate = |text: &str, secs: u64| {
+        std::fs::write(&token, text).unwrap();
+        // Set the mtime explicitly: coarse file system clocks must not hide
+        // the change.
+        let f = std::fs::File::options().write(true).open(&token).unwrap();
+        f.set_modified(std::time::SystemTime::now() + Duration::from_secs(secs))
+            .unwrap();
+    };
+    rotate("rotated-token\n", 10);
+    sink.send(&batch).await.unwrap();
+    // A broken rotation (empty file) keeps the last good token.
+    rotate("", 20);
+    sink.send(&batch).await.unwrap();
+    let auth: Vec<String> = rx
+        .seen()
+        .iter()
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        auth,
+        [
+            "Splunk s3cret-token",
+            "Splunk rotated-token",
+            "Splunk rotated-token"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn webhook_retries_5xx_and_refuses_4xx() {
     let pki = Pki::new();

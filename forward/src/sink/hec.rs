@@ -37,7 +37,8 @@ pub struct HecConfig {
     pub url: String,
     /// File holding the HEC token (relative to the config file). The token
     /// is never written in the config itself, so configs can be shared and
-    /// committed; it is read once at startup.
+    /// committed; it is read at startup and again whenever the file
+    /// changes (token rotation without a restart).
     pub token_file: PathBuf,
     /// Splunk index; the token's default index when absent.
     #[serde(default)]
@@ -93,7 +94,6 @@ impl HecSink {
         } else {
             None
         };
-        let token = http::read_secret(base_dir, &cfg.token_file, "hec.tokenFile")?;
         let channel = uuid::Uuid::new_v4().to_string();
         let http = HttpClient::new(
             &cfg.url,
@@ -102,7 +102,13 @@ impl HecSink {
             timeout,
             base_dir,
         )?
-        .with_header(AUTHORIZATION, &format!("Splunk {token}"))?
+        .with_secret_header(
+            AUTHORIZATION,
+            "Splunk",
+            base_dir,
+            &cfg.token_file,
+            "hec.tokenFile",
+        )?
         .with_header(HeaderName::from_static(CHANNEL_HEADER), &channel)?;
         Ok(HecSink {
             http,

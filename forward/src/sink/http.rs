@@ -9,8 +9,9 @@
 //! 404...) will reject it again, so that is [`SinkError::Permanent`] with the
 //! receiver's own words in the message.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -36,6 +37,70 @@ pub struct HttpClient {
     uri: Uri,
     timeout: Duration,
     headers: Vec<(HeaderName, HeaderValue)>,
+    secret: Option<Arc<Mutex<SecretHeader>>>,
+}
+
+/// A header whose value comes from a secret file (a token), re-read when
+/// the file changes, so a rotated token is used without restarting the
+/// forwarder. If the new file cannot be read, the old value stays.
+struct SecretHeader {
+    name: HeaderName,
+    scheme: &'static str,
+    path: PathBuf,
+    what: &'static str,
+    value: HeaderValue,
+    modified: Option<SystemTime>,
+}
+
+impl SecretHeader {
+    fn load(
+        name: HeaderName,
+        scheme: &'static str,
+        path: PathBuf,
+        what: &'static str,
+    ) -> Result<SecretHeader, SinkError> {
+        let modified = modified(&path);
+        let value = secret_value(&path, scheme, what)?;
+        Ok(SecretHeader {
+            name,
+            scheme,
+            path,
+            what,
+            value,
+            modified,
+        })
+    }
+
+    /// The header value, re-reading the file if its mtime changed.
+    fn current(&mut self) -> HeaderValue {
+        let m = modified(&self.path);
+        if m.is_some() && m != self.modified {
+            match secret_value(&self.path, self.scheme, self.what) {
+                Ok(v) => {
+                    if v != self.value {
+                        tracing::info!("{}: re-read {}", self.what, self.path.display());
+                    }
+                    self.value = v;
+                    self.modified = m;
+                }
+                Err(e) => tracing::warn!("{e}; keeping the previous token"),
+            }
+        }
+        self.value.clone()
+    }
+}
+
+fn modified(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn secret_value(path: &Path, scheme: &str, what: &str) -> Result<HeaderValue, SinkError> {
+    let token = read_secret(path, what)?;
+    let mut v = HeaderValue::from_str(&format!("{scheme} {token}")).map_err(|_| {
+        SinkError::Permanent(format!("{what}: the token is not a valid header value"))
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
 }
 
 /// The receiver's answer to a request that completed.
@@ -133,6 +198,7 @@ impl HttpClient {
             uri,
             timeout,
             headers: Vec::new(),
+            secret: None,
         })
     }
 
@@ -143,6 +209,22 @@ impl HttpClient {
             .map_err(|_| SinkError::Permanent(format!("{name}: value is not a valid header")))?;
         v.set_sensitive(true);
         self.headers.push((name, v));
+        Ok(self)
+    }
+
+    /// Sends `name: SCHEME TOKEN` with every request, TOKEN read from
+    /// `file` (relative to `base_dir`) now and again whenever the file
+    /// changes (token rotation).
+    pub fn with_secret_header(
+        mut self,
+        name: HeaderName,
+        scheme: &'static str,
+        base_dir: &Path,
+        file: &Path,
+        what: &'static str,
+    ) -> Result<Self, SinkError> {
+        let secret = SecretHeader::load(name, scheme, base_dir.join(file), what)?;
+        self.secret = Some(Arc::new(Mutex::new(secret)));
         Ok(self)
     }
 
@@ -162,6 +244,11 @@ impl HttpClient {
             .header(CONTENT_TYPE, "application/json");
         for (k, v) in &self.headers {
             req = req.header(k, v);
+        }
+        if let Some(secret) = &self.secret {
+            let mut s = secret.lock().unwrap_or_else(|p| p.into_inner());
+            let v = s.current();
+            req = req.header(s.name.clone(), v);
         }
         let req = req
             .body(Full::new(body))
@@ -240,11 +327,10 @@ pub fn redact(uri: &Uri) -> String {
     )
 }
 
-/// Reads a secret from a file (relative to `base_dir`), trimmed; empty is
-/// an error so a truncated secret file is caught at startup.
-pub fn read_secret(base_dir: &Path, file: &Path, what: &str) -> Result<String, SinkError> {
-    let p = base_dir.join(file);
-    let s = std::fs::read_to_string(&p)
+/// Reads a secret from a file, trimmed; empty is an error so a truncated
+/// secret file is caught at startup.
+fn read_secret(p: &Path, what: &str) -> Result<String, SinkError> {
+    let s = std::fs::read_to_string(p)
         .map_err(|e| SinkError::Permanent(format!("{what}: reading {}: {e}", p.display())))?;
     let s = s.trim();
     if s.is_empty() {

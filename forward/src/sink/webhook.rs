@@ -35,7 +35,8 @@ pub struct WebhookConfig {
     #[serde(default)]
     pub allow_plain_http: bool,
     /// Optional file holding a bearer token sent as
-    /// `Authorization: Bearer TOKEN` (relative to the config file).
+    /// `Authorization: Bearer TOKEN` (relative to the config file); re-read
+    /// when the file changes.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
     /// Time allowed for one batch (e.g. `10s`, the default).
@@ -62,8 +63,8 @@ impl WebhookSink {
             base_dir,
         )?;
         if let Some(f) = &cfg.token_file {
-            let token = http::read_secret(base_dir, f, "webhook.tokenFile")?;
-            http = http.with_header(AUTHORIZATION, &format!("Bearer {token}"))?;
+            http =
+                http.with_secret_header(AUTHORIZATION, "Bearer", base_dir, f, "webhook.tokenFile")?;
         }
         Ok(WebhookSink { http })
     }
