@@ -386,8 +386,9 @@ fn index_block(
         .collect();
     let mut lookup = |sid: &str| lookup_session(h, blocks, sid);
     let docs = docs_for_block(&evs, &mut ix.sessions, &mut lookup);
+    let seg = crate::index::seg_key(&block.writer, block.segment);
     for d in &docs {
-        ix.add(d)?;
+        ix.add(d, &seg)?;
     }
     ix.position.streams.insert(block.writer.clone(), next);
     Ok(())

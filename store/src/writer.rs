@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kac_event::Event;
 
 use crate::error::{Result, StoreError};
-use crate::log::codec::{encode_block, encode_frame, RawEvent, SegmentHeader};
+use crate::log::codec::{encode_block_with, encode_frame, RawEvent, SegmentHeader};
 use crate::log::segment::SegmentWriter;
 use crate::log::{BlockRef, StreamPos};
 use crate::StoreOptions;
@@ -257,6 +257,7 @@ pub(crate) fn start(
                 seg: Some(seg),
                 index_tx,
                 unsynced: Vec::new(),
+                zstd: None,
                 dirty: false,
                 last_sync: Instant::now()
                     .checked_sub(Duration::from_secs(3600))
@@ -282,6 +283,8 @@ struct Thread {
     seg: Option<SegmentWriter>,
     index_tx: Option<(Sender<IndexMsg>, Backlog)>,
     unsynced: Vec<IndexBlock>,
+    /// Reused for every block (created on the first one).
+    zstd: Option<zstd::bulk::Compressor<'static>>,
     dirty: bool,
     last_sync: Instant,
 }
@@ -366,7 +369,14 @@ impl Thread {
                 time_us: e.time_us,
             })
             .collect();
-        let payload = encode_block(evs[0].seq, &seg.last_hash, &raw, o.zstd_level)
+        let z = match &mut self.zstd {
+            Some(z) => z,
+            None => self.zstd.insert(
+                zstd::bulk::Compressor::new(o.zstd_level)
+                    .map_err(|e| StoreError::io("creating the zstd compressor", e))?,
+            ),
+        };
+        let payload = encode_block_with(z, evs[0].seq, &seg.last_hash, &raw)
             .map_err(|e| StoreError::io("compressing block", e))?;
         let mut frame = Vec::with_capacity(payload.len() + 8);
         encode_frame(&payload, &mut frame);

@@ -7,6 +7,7 @@
 //! block gets one `chunk` document per session that has frames in it, so
 //! `Store::session` finds all of a session's blocks with one term query.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use kac_event::{Event, SessionEvent, SessionKind};
@@ -20,17 +21,21 @@ pub const KIND_COMMAND: &str = "session.command";
 pub const KIND_END: &str = "session.end";
 pub const KIND_CHUNK: &str = "chunk";
 
-/// What gets indexed for one document.
+/// What gets indexed for one document. Values borrow from the event where
+/// they can: the indexer runs once per event, and copying every field into
+/// fresh strings first was a measurable share of its time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocSpec {
+pub struct DocSpec<'a> {
     pub kind: &'static str,
-    pub fields: Vec<(Field, String)>,
+    pub fields: Vec<(Field, Cow<'a, str>)>,
     pub tags: Vec<String>,
     pub time_us: i64,
     /// Free text (typed commands).
-    pub text: Vec<String>,
+    pub text: Vec<Cow<'a, str>>,
     pub ptr: Pointer,
 }
+
+type Fields<'a> = Vec<(Field, Cow<'a, str>)>;
 
 /// The metadata of an open session, copied onto its command and end docs so
 /// `user=david "rm -rf"` finds the command.
@@ -94,34 +99,40 @@ impl SessionContexts {
     }
 }
 
-fn push(fields: &mut Vec<(Field, String)>, f: Field, v: &str) {
+fn push<'a>(fields: &mut Fields<'a>, f: Field, v: &'a str) {
     if !v.is_empty() {
-        fields.push((f, v.to_string()));
+        fields.push((f, Cow::Borrowed(v)));
     }
 }
 
-fn ctx_fields(fields: &mut Vec<(Field, String)>, tags: &mut Vec<String>, c: &SessionCtx) {
-    push(fields, Field::User, &c.user);
-    for g in &c.groups {
-        push(fields, Field::Group, g);
+fn push_owned(fields: &mut Fields<'_>, f: Field, v: &str) {
+    if !v.is_empty() {
+        fields.push((f, Cow::Owned(v.to_string())));
     }
-    push(fields, Field::Cluster, &c.cluster);
-    push(fields, Field::Namespace, &c.namespace);
-    push(fields, Field::Name, &c.pod);
-    push(fields, Field::Verb, &c.verb);
+}
+
+fn ctx_fields(fields: &mut Fields<'_>, tags: &mut Vec<String>, c: &SessionCtx) {
+    push_owned(fields, Field::User, &c.user);
+    for g in &c.groups {
+        push_owned(fields, Field::Group, g);
+    }
+    push_owned(fields, Field::Cluster, &c.cluster);
+    push_owned(fields, Field::Namespace, &c.namespace);
+    push_owned(fields, Field::Name, &c.pod);
+    push_owned(fields, Field::Verb, &c.verb);
     push(fields, Field::Resource, "pods");
     tags.extend(c.tags.iter().map(|(k, v)| format!("{k}={v}")));
 }
 
 /// Maps the events of one block to documents. `lookup` finds the context of
 /// a session whose start is not in `ctx` (started before a restart).
-pub fn docs_for_block(
-    events: &[(Pointer, &Event)],
+pub fn docs_for_block<'a>(
+    events: &[(Pointer, &'a Event)],
     ctx: &mut SessionContexts,
     lookup: &mut dyn FnMut(&str) -> Option<SessionCtx>,
-) -> Vec<DocSpec> {
+) -> Vec<DocSpec<'a>> {
     let mut out = Vec::with_capacity(events.len());
-    let mut chunked: Vec<&str> = Vec::new();
+    let mut chunked: Vec<&'a str> = Vec::new();
     for (ptr, ev) in events {
         let time_us = ev.time().timestamp_micros();
         let mut fields = Vec::with_capacity(16);
@@ -142,7 +153,7 @@ pub fn docs_for_block(
                 push(&mut fields, Field::Namespace, &a.namespace);
                 push(&mut fields, Field::Name, &a.name);
                 push(&mut fields, Field::Decision, a.decision.outcome.as_str());
-                push(&mut fields, Field::Code, &a.code.to_string());
+                fields.push((Field::Code, Cow::Owned(a.code.to_string())));
                 if let Some(s) = &a.session_id {
                     push(&mut fields, Field::Session, s);
                 }
@@ -156,7 +167,7 @@ pub fn docs_for_block(
                         ctx_fields(&mut fields, &mut tags, &c);
                         ctx.insert(sid.to_string(), c);
                         if !st.command.is_empty() {
-                            text.push(st.command.join(" "));
+                            text.push(Cow::Owned(st.command.join(" ")));
                         }
                         push(&mut fields, Field::Id, sid);
                         KIND_START
@@ -166,7 +177,7 @@ pub fn docs_for_block(
                             ctx_fields(&mut fields, &mut tags, &c);
                             ctx.insert(sid.to_string(), c);
                         }
-                        text.push(c.text.clone());
+                        text.push(Cow::Borrowed(c.text.as_str()));
                         KIND_COMMAND
                     }
                     SessionEvent::End(e) => {
@@ -186,8 +197,8 @@ pub fn docs_for_block(
                             out.push(DocSpec {
                                 kind: KIND_CHUNK,
                                 fields: vec![
-                                    (Field::Session, sid.to_string()),
-                                    (Field::Kind, KIND_CHUNK.to_string()),
+                                    (Field::Session, Cow::Borrowed(sid)),
+                                    (Field::Kind, Cow::Borrowed(KIND_CHUNK)),
                                 ],
                                 tags: Vec::new(),
                                 time_us,
@@ -202,7 +213,7 @@ pub fn docs_for_block(
                 k
             }
         };
-        fields.push((Field::Kind, kind.to_string()));
+        fields.push((Field::Kind, Cow::Borrowed(kind)));
         out.push(DocSpec {
             kind,
             fields,

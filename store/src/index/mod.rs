@@ -194,7 +194,9 @@ impl Indexer {
         })
     }
 
-    pub fn add(&mut self, d: &DocSpec) -> Result<()> {
+    /// Adds one document; `seg` is [`seg_key`] of its segment (computed
+    /// once per block by the caller).
+    pub fn add(&mut self, d: &DocSpec<'_>, seg: &str) -> Result<()> {
         let f = &self.fields;
         let mut doc = TantivyDocument::new();
         for (k, v) in &d.fields {
@@ -203,7 +205,7 @@ impl Indexer {
         for t in &d.tags {
             doc.add_text(f.tag, t);
         }
-        doc.add_text(f.seg, seg_key(&d.ptr.writer, d.ptr.segment));
+        doc.add_text(f.seg, seg);
         doc.add_i64(f.time, d.time_us);
         for t in &d.text {
             doc.add_text(f.text, t);

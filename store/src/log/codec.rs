@@ -219,6 +219,19 @@ pub fn encode_block(
     events: &[RawEvent<'_>],
     level: i32,
 ) -> std::io::Result<Vec<u8>> {
+    let mut z = zstd::bulk::Compressor::new(level)?;
+    encode_block_with(&mut z, first_seq, prev_hash, events)
+}
+
+/// [`encode_block`] with a reused compressor: a zstd context at level 6
+/// holds megabytes of match tables, and setting one up per block cost the
+/// writer a measurable share of its time.
+pub fn encode_block_with(
+    z: &mut zstd::bulk::Compressor<'_>,
+    first_seq: u64,
+    prev_hash: &Hash,
+    events: &[RawEvent<'_>],
+) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::with_capacity(events.iter().map(|e| e.json.len() + 4).sum());
     let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
     for e in events {
@@ -230,7 +243,7 @@ pub fn encode_block(
     if events.is_empty() {
         (min_t, max_t) = (0, 0);
     }
-    let compressed = zstd::bulk::compress(&raw, level)?;
+    let compressed = z.compress(&raw)?;
     let mut p = Vec::with_capacity(compressed.len() + 70);
     p.push(KIND_BLOCK);
     p.extend_from_slice(&first_seq.to_le_bytes());
