@@ -11,7 +11,9 @@
 use anyhow::{bail, Context, Result};
 use chrono::{SecondsFormat, Utc};
 
-use crate::api::{normalize_proxy, ApiError, ClusterInfo, Proxy};
+use std::io::IsTerminal;
+
+use crate::api::{normalize_proxy, ApiError, ClusterInfo, Proxy, Secret};
 use crate::cache::{Cache, Login};
 
 #[derive(clap::Args, Debug)]
@@ -38,9 +40,14 @@ fn relogin_hint(l: &Login) -> String {
     format!("run `kac login --proxy {} --user {}`", l.proxy, l.user)
 }
 
+/// Asks the user for their password again when the session has ended.
+pub type Reprompt<'a> = &'a dyn Fn(&Login) -> Result<String>;
+
 /// A login whose access token is good for a while, refreshing it (once,
-/// under the lock) when it is about to expire.
-pub fn fresh_login(cache: &Cache, proxy: &str) -> Result<Login> {
+/// under the lock) when it is about to expire. When the session can no
+/// longer be refreshed (expired, revoked) and `reprompt` is given, a user
+/// who logged in with a password is asked for it and logged in again.
+pub fn fresh_login(cache: &Cache, proxy: &str, reprompt: Option<Reprompt>) -> Result<Login> {
     let not_logged_in =
         || anyhow::anyhow!("not logged in to {proxy}: run `kac login --proxy {proxy} --user NAME`");
     let login = cache.load(proxy)?.ok_or_else(not_logged_in)?;
@@ -54,33 +61,57 @@ pub fn fresh_login(cache: &Cache, proxy: &str) -> Result<Login> {
     if !login.needs_refresh(now) {
         return Ok(login);
     }
-    if login.refresh_expiration_timestamp <= now {
-        bail!(
-            "your KAC session at {} expired at {}: {}",
+    let api = Proxy::new(&login.proxy, &login.ca_pem)?;
+    let ended = if login.refresh_expiration_timestamp <= now {
+        format!(
+            "your KAC session at {} expired at {}",
             login.proxy,
             login
                 .refresh_expiration_timestamp
-                .to_rfc3339_opts(SecondsFormat::Secs, true),
-            relogin_hint(&login)
-        );
-    }
-    let api = Proxy::new(&login.proxy, &login.ca_pem)?;
-    match api.refresh(&login.refresh_token) {
-        Ok(r) => {
-            login.update(r, now);
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    } else {
+        match api.refresh(&login.refresh_token) {
+            Ok(r) => {
+                login.update(r, now);
+                cache.store(&login)?;
+                return Ok(login);
+            }
+            Err(e) => match e.downcast_ref::<ApiError>() {
+                Some(a) if a.code == 401 || a.code == 403 => format!(
+                    "the proxy {} refused to refresh your credentials ({})",
+                    login.proxy, a.message
+                ),
+                _ => return Err(e).context(format!("refreshing credentials at {}", login.proxy)),
+            },
+        }
+    };
+    match reprompt {
+        Some(ask) if login.method == "password" => {
+            eprintln!("kac: {ended}; log in again as {}.", login.user);
+            let password = ask(&login)?;
+            let r = api
+                .login(&login.user, &Secret::Password(password))
+                .with_context(|| format!("logging in to {} as {}", login.proxy, login.user))?;
+            let before: Vec<String> = login.clusters.iter().map(|c| c.name.clone()).collect();
+            login.update(r, Utc::now());
+            if login.clusters.iter().map(|c| &c.name).ne(before.iter()) {
+                eprintln!(
+                    "kac: your clusters changed; {} to update your contexts.",
+                    relogin_hint(&login)
+                );
+            }
             cache.store(&login)?;
             Ok(login)
         }
-        Err(e) => match e.downcast_ref::<ApiError>() {
-            Some(a) if a.code == 401 || a.code == 403 => bail!(
-                "the proxy {} refused to refresh your credentials ({}): {}",
-                login.proxy,
-                a.message,
-                relogin_hint(&login)
-            ),
-            _ => Err(e).context(format!("refreshing credentials at {}", login.proxy)),
-        },
+        _ => bail!("{ended}: {}", relogin_hint(&login)),
     }
+}
+
+/// Ask for the password on the terminal (`/dev/tty`).
+fn ask_password(login: &Login) -> Result<String> {
+    rpassword::prompt_password(format!("Password for {} at {}: ", login.user, login.proxy))
+        .context("reading the password from the terminal")
 }
 
 /// The ExecCredential kubectl reads. `expirationTimestamp` is brought
@@ -113,7 +144,18 @@ pub fn credentials(args: CredentialsArgs) -> Result<()> {
     }
     let proxy = normalize_proxy(&args.proxy)?;
     let cache = Cache::open()?;
-    let login = fresh_login(&cache, &proxy)
+    // kubectl tells the plugin whether it gave it the terminal
+    // (interactiveMode IfAvailable, set for password logins).
+    let interactive = std::env::var("KUBERNETES_EXEC_INFO")
+        .ok()
+        .and_then(|i| serde_json::from_str::<serde_json::Value>(&i).ok())
+        .is_some_and(|v| v["spec"]["interactive"] == true);
+    let reprompt: Option<Reprompt> = if interactive {
+        Some(&ask_password)
+    } else {
+        None
+    };
+    let login = fresh_login(&cache, &proxy, reprompt)
         .with_context(|| format!("kac credentials for cluster {}", args.cluster))?;
     println!("{}", exec_credential(&login));
     Ok(())
@@ -130,7 +172,12 @@ pub fn clusters(args: ClustersArgs) -> Result<()> {
     }
     let mut rows: Vec<(String, ClusterInfo)> = Vec::new();
     for proxy in &proxies {
-        let login = fresh_login(&cache, proxy)?;
+        let reprompt: Option<Reprompt> = if std::io::stdin().is_terminal() {
+            Some(&ask_password)
+        } else {
+            None
+        };
+        let login = fresh_login(&cache, proxy, reprompt)?;
         let api = Proxy::new(proxy, &login.ca_pem)?;
         let list =
             api.clusters(&login.access_token)

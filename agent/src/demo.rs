@@ -52,6 +52,10 @@ pub struct DemoArgs {
     /// of automatic refresh). Default: the proxy's.
     #[arg(long, hide = true, value_name = "DURATION")]
     pub credential_ttl: Option<String>,
+    /// Lifetime of refresh tokens (proxy `credentials.refreshTtl`), for tests
+    /// of sessions that end.
+    #[arg(long, hide = true, value_name = "DURATION")]
+    pub credential_refresh_ttl: Option<String>,
 }
 
 /// Children that are killed when the demo stops, however it stops.
@@ -143,7 +147,7 @@ pub struct Demo {
 
 impl Demo {
     /// Start the clusters and the proxy and write every file.
-    pub fn start(dir: &Path, port: u16, credential_ttl: Option<&str>) -> Result<Demo> {
+    pub fn start(dir: &Path, port: u16, ttls: (Option<&str>, Option<&str>)) -> Result<Demo> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         let logs = dir.join("logs");
@@ -233,8 +237,13 @@ impl Demo {
             "# Written by `kac demo`.\nlisten: 127.0.0.1:{port}\ndataDir: data\nusersFile: users.yaml\nclustersFile: clusters.yaml\nclusters:\n{cluster_entries}policies: [policies]\naudit:\n  store: {}\n  fsyncInterval: 100ms\n",
             dir.join("store").display()
         );
-        if let Some(ttl) = credential_ttl {
-            config.push_str(&format!("credentials:\n  ttl: {ttl}\n"));
+        if ttls.0.is_some() || ttls.1.is_some() {
+            config.push_str("credentials:\n");
+            for (key, v) in [("ttl", ttls.0), ("refreshTtl", ttls.1)] {
+                if let Some(v) = v {
+                    config.push_str(&format!("  {key}: {v}\n"));
+                }
+            }
         }
         let config_path = proxy_dir.join("proxy.yaml");
         std::fs::write(&config_path, config)?;
@@ -315,7 +324,11 @@ impl Demo {
 
 /// Run the demo until interrupted.
 pub fn run(args: DemoArgs) -> Result<()> {
-    let mut demo = Demo::start(&args.dir, args.port, args.credential_ttl.as_deref())?;
+    let ttls = (
+        args.credential_ttl.as_deref(),
+        args.credential_refresh_ttl.as_deref(),
+    );
+    let mut demo = Demo::start(&args.dir, args.port, ttls)?;
     let d = demo.dir.display().to_string();
     let audit = sibling_binary("kac-audit")?.display().to_string();
     let play = sibling_binary("kac-play")?.display().to_string();

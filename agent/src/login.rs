@@ -150,7 +150,14 @@ pub fn login(args: LoginArgs) -> Result<()> {
         proxy: proxy_url.clone(),
         user: resp.user.clone(),
         command: command.display().to_string(),
-        interactive_mode: "Never".into(),
+        // A password login may be renewed by asking for the password again
+        // when kubectl has a terminal; a token login never prompts.
+        interactive_mode: if method == "password" {
+            "IfAvailable"
+        } else {
+            "Never"
+        }
+        .into(),
         ca_data: base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes()),
         kac_home,
         clusters: resp

@@ -310,7 +310,8 @@ fn kac_waits_for_kubectls_lock_file() {
         "--kubeconfig",
         kc.to_str().unwrap(),
     ]);
-    cmd.stdin(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     {
         use std::io::Write;
