@@ -173,6 +173,20 @@ pub fn login(args: LoginArgs) -> Result<()> {
         .map(|p| p.restore.clone())
         .unwrap_or_default();
     let restore_before = restore.clone();
+    // The last login to this proxy wrote another kubeconfig: take its
+    // entries out of there (one login per proxy).
+    if let Some(p) = previous
+        .as_ref()
+        .filter(|p| p.kubeconfig != kubeconfig && p.kubeconfig.exists())
+    {
+        edit_kubeconfig(&p.kubeconfig, |text| {
+            Ok((apply_logout(text, &proxy_url, &p.restore)?.text, ()))
+        })?;
+        println!(
+            "Removed this proxy's contexts from {}.",
+            p.kubeconfig.display()
+        );
+    }
     let edited = edit_kubeconfig(&kubeconfig, |text| {
         let e = apply_login(text, &entries, &restore)?;
         Ok((e.text.clone(), e))
@@ -268,4 +282,24 @@ pub fn logout(args: LogoutArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kubeconfig_is_the_flag_then_kubeconfig_then_home() {
+        // One test owns these variables (tests run in threads).
+        let flag = Path::new("/x/flag");
+        assert_eq!(kubeconfig_path(Some(flag)).unwrap(), flag);
+        std::env::set_var("KUBECONFIG", ":/a/first:/b/second");
+        assert_eq!(kubeconfig_path(None).unwrap(), Path::new("/a/first"));
+        std::env::remove_var("KUBECONFIG");
+        std::env::set_var("HOME", "/home/u");
+        assert_eq!(
+            kubeconfig_path(None).unwrap(),
+            Path::new("/home/u/.kube/config")
+        );
+    }
 }

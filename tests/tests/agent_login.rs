@@ -241,6 +241,29 @@ fn password_login_and_a_wrong_password_is_refused_clearly() {
     let mut ctx: Vec<&str> = ctx.ok().unwrap().lines().collect();
     ctx.sort();
     assert_eq!(ctx, ["eks", "kac-dev", "laptop"]);
+
+    // Logging in again into another kubeconfig moves the contexts there
+    // (one login per proxy): the first file is the original again.
+    let other = home.dir.path().join("other-kubeconfig");
+    let mut cmd = home.kac_cmd(&[
+        "login",
+        "--proxy",
+        &proxy,
+        "--user",
+        "sam",
+        "--password-stdin",
+    ]);
+    cmd.arg("--kubeconfig").arg(&other);
+    let pw = format!("{}\n", demo.password("sam"));
+    let out = run_with_timeout(cmd, Some(pw.as_bytes()), Duration::from_secs(90)).unwrap();
+    assert!(out.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(home.kubeconfig()).unwrap(),
+        HAND_WRITTEN
+    );
+    assert!(std::fs::read_to_string(&other)
+        .unwrap()
+        .contains("kac-sam@dev"));
 }
 
 #[test]
