@@ -85,14 +85,19 @@ impl Cache {
         Self::at(&kac_home()?)
     }
 
+    /// The cache under `home`. Directories kac creates are 0700; an
+    /// existing `home` keeps its mode (it may be shared, e.g. `/tmp`), but
+    /// `logins/`, which only kac uses, is always made 0700.
     pub fn at(home: &Path) -> Result<Cache> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let dir = home.join("logins");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        for d in [home, dir.as_path()] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("chmod 700 {}", d.display()))?;
-        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("chmod 700 {}", dir.display()))?;
         Ok(Cache { dir })
     }
 
@@ -205,6 +210,8 @@ mod tests {
         cache.store(&l).unwrap();
         let p = cache.path(&l.proxy);
         assert!(p.ends_with("logins/127.0.0.1_1.json"));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(p.parent().unwrap()), 0o700);
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
