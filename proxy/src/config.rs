@@ -131,11 +131,27 @@ pub enum SpdyMode {
     PassThroughUnrecorded,
 }
 
+/// What to do with exec/attach sessions whose allowing policy says
+/// `sessionRecording: optional`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OptionalRecording {
+    /// Record them anyway; only the fail-closed rule is relaxed (default).
+    #[default]
+    Record,
+    /// Relay them without recording the payload. Never silently: the
+    /// session's start and end are still audited, with byte counts, and the
+    /// end says `not recorded (sessionRecording: optional)`.
+    Skip,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SessionConfig {
     #[serde(default)]
     pub spdy: SpdyMode,
+    #[serde(default)]
+    pub optional_recording: OptionalRecording,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -26,7 +26,7 @@ use crate::audit::AuditTx;
 use crate::audited::{AuditedBody, CountingBody, Finish};
 use crate::authn::{self, Authenticator};
 use crate::clusters::{Cluster, Registry};
-use crate::config::{SessionConfig, SpdyMode};
+use crate::config::{OptionalRecording, SessionConfig, SpdyMode};
 use crate::filtering;
 use crate::forward::{self, Identity};
 use crate::http::{self as h, Body};
@@ -533,6 +533,7 @@ impl Proxy {
         };
         let opts = session::RelayOptions {
             record_spdy: self.sessions.spdy == SpdyMode::Record,
+            skip_optional: self.sessions.optional_recording == OptionalRecording::Skip,
         };
         session::relay_with(Request::from_parts(parts, body), upstream, ctx, opts).await
     }

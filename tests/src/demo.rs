@@ -175,16 +175,21 @@ impl Demo {
 
 impl Drop for Demo {
     fn drop(&mut self) {
-        let _ = nix_term(self.child.id());
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// SIGTERM, up to 5 s to exit, then SIGKILL.
+pub(crate) fn stop(child: &mut Child) {
+    let _ = nix_term(child.id());
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn nix_term(pid: u32) -> std::io::Result<()> {

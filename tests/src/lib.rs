@@ -5,7 +5,9 @@
 //! test asserts lives in `tests/tests/*.rs`.
 
 pub mod demo;
+pub mod extra_proxy;
 pub use demo::Demo;
+pub use extra_proxy::{ExtraConfig, ExtraProxy};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

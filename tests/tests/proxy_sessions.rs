@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use kac_e2e::Demo;
+use kac_e2e::{Demo, ExtraConfig, ExtraProxy};
 use serde_json::Value;
 
 fn demo() -> &'static Demo {
@@ -20,19 +20,24 @@ fn demo() -> &'static Demo {
 /// The events of the newest session of `user` whose start matches `pred`,
 /// once its `session.end` is in the store.
 fn recorded(user: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let demo = demo();
+    recorded_in(&|args| demo().kac_audit(args), user, pred)
+}
+
+type KacAudit<'a> = &'a dyn Fn(&[&str]) -> anyhow::Result<kac_e2e::Output>;
+
+/// [`recorded`] in any store, through its `kac-audit`.
+fn recorded_in(kac_audit: KacAudit, user: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut last = String::new();
     for _ in 0..80 {
-        let out = demo
-            .kac_audit(&[
-                "sessions",
-                &format!("user={user}"),
-                "--format",
-                "json",
-                "--limit",
-                "1000",
-            ])
-            .unwrap();
+        let out = kac_audit(&[
+            "sessions",
+            &format!("user={user}"),
+            "--format",
+            "json",
+            "--limit",
+            "1000",
+        ])
+        .unwrap();
         last = out.stdout.clone();
         for line in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
             let Ok(v) = serde_json::from_str::<Value>(line) else {
@@ -42,7 +47,7 @@ fn recorded(user: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
             if id.is_empty() {
                 continue;
             }
-            let shown = demo.kac_audit(&["show", &id, "--format", "json"]).unwrap();
+            let shown = kac_audit(&["show", &id, "--format", "json"]).unwrap();
             let evs: Vec<Value> = shown
                 .stdout
                 .lines()
@@ -313,6 +318,20 @@ fn port_forward_is_audited_with_byte_counts_only() {
     let e = end(&evs);
     assert_eq!(e["bytes_stdin"], 15, "{e}");
     assert_eq!(e["bytes_stdout"], 15, "{e}");
+    // Per port as well: one port, one forwarded connection.
+    assert_eq!(e["ports"].as_array().map(Vec::len), Some(1), "{e}");
+    assert_eq!(e["ports"][0]["port"], 80, "{e}");
+    assert_eq!(e["ports"][0]["bytes_in"], 15, "{e}");
+    assert_eq!(e["ports"][0]["bytes_out"], 15, "{e}");
+    assert_eq!(e["ports"][0]["connections"], 1, "{e}");
+    let table = demo()
+        .kac_audit(&["show", e["session_id"].as_str().unwrap()])
+        .unwrap();
+    assert!(
+        table.stdout.contains("port 80: 15 in, 15 out"),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]
@@ -365,6 +384,83 @@ fn plain_spdy_exec_is_refused_with_a_clear_status_by_default() {
         out.stdout
     );
     assert!(out.stderr.contains("cannot record SPDY"), "{}", out.stderr);
+}
+
+/// A proxy next to the demo's with `sessions:` set to `yaml`.
+fn proxy_with_sessions(name: &str, yaml: &str) -> ExtraProxy {
+    let extra = ExtraConfig {
+        yaml: format!("sessions:\n{yaml}"),
+        ..Default::default()
+    };
+    ExtraProxy::start(demo(), name, &extra).expect("extra kac-proxy starts")
+}
+
+fn spdy_kubectl(proxy: &ExtraProxy) -> kac_e2e::Kubectl {
+    let mut k = proxy.kubectl(demo(), "david", "dev");
+    k.envs
+        .push(("KUBECTL_REMOTE_COMMAND_WEBSOCKETS".into(), "false".into()));
+    k
+}
+
+#[test]
+fn plain_spdy_exec_is_recorded_with_spdy_record() {
+    let proxy = proxy_with_sessions("spdy-record", "  spdy: record\n");
+    let k = spdy_kubectl(&proxy);
+    let script = "echo spdy-rec-out; echo spdy-rec-err >&2; printf 'no newline'; exit 5";
+    let out = k
+        .run(&["exec", "david-3", "-n", "david", "--", "sh", "-c", script])
+        .unwrap();
+    assert_eq!(out.code, Some(5), "{}", out.stderr);
+    assert_eq!(out.stdout, "spdy-rec-out\nno newline");
+    let evs = recorded_in(&|a| proxy.kac_audit(a), "david", |s| {
+        command_is(s, &["sh", "-c", script])
+    });
+    let start = evs.iter().find(|e| e["event"] == "session.start").unwrap();
+    assert!(
+        start["protocol"].as_str().unwrap().starts_with("SPDY/3.1"),
+        "{start}"
+    );
+    assert_eq!(stream(&evs, "stdout"), out.stdout.as_bytes());
+    assert_eq!(stream(&evs, "stderr"), b"spdy-rec-err\n");
+    let e = end(&evs);
+    assert_eq!(e["exit_code"], 5, "{e}");
+    assert_eq!(e["bytes_stdout"], out.stdout.len(), "{e}");
+    assert!(e.get("error").is_none(), "{e}");
+}
+
+#[test]
+fn plain_spdy_exec_passes_through_audited_as_unrecorded() {
+    let proxy = proxy_with_sessions("spdy-pass", "  spdy: passThroughUnrecorded\n");
+    let k = spdy_kubectl(&proxy);
+    let out = k
+        .run(&[
+            "exec",
+            "david-3",
+            "-n",
+            "david",
+            "--",
+            "echo",
+            "spdy-pass-out",
+        ])
+        .unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "spdy-pass-out\n");
+    let evs = recorded_in(&|a| proxy.kac_audit(a), "david", |s| {
+        command_is(s, &["echo", "spdy-pass-out"])
+    });
+    assert!(
+        evs.iter().all(|e| e["event"] != "session.data"),
+        "no payload: {evs:?}"
+    );
+    let start = evs.iter().find(|e| e["event"] == "session.start").unwrap();
+    assert_eq!(start["protocol"], "SPDY/3.1", "{start}");
+    let e = end(&evs);
+    assert_eq!(e["error"], "passed through unrecorded (SPDY)", "{e}");
+    // Raw SPDY bytes both ways (frames, headers): more than the output.
+    assert!(
+        e["bytes_stdout"].as_u64().unwrap() > out.stdout.len() as u64,
+        "{e}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kac_event::{Event, SessionEnd, SessionEvent};
+use kac_event::{Event, SessionEnd, SessionEvent, SessionStart};
 
 use super::Tap;
 use crate::audit::AuditTx;
@@ -33,6 +33,23 @@ pub(super) struct Pump {
     pub closing: AtomicBool,
 }
 
+/// A `session.end` for a session without a recorder: byte counts only
+/// (stdin, stdout, stderr).
+fn end_of(start: &SessionStart, now: Duration, bytes: [u64; 3]) -> SessionEnd {
+    let us = now.as_micros().min(i64::MAX as u128) as i64;
+    SessionEnd {
+        session_id: start.session_id.clone(),
+        time: start.time + chrono::Duration::microseconds(us),
+        offset_us: us as u64,
+        user: start.user.name.clone(),
+        cluster: start.cluster.clone(),
+        bytes_stdin: bytes[0],
+        bytes_stdout: bytes[1],
+        bytes_stderr: bytes[2],
+        ..Default::default()
+    }
+}
+
 pub(super) async fn emit_end(
     state: &Mutex<Tap>,
     audit: &AuditTx,
@@ -50,20 +67,15 @@ pub(super) async fn emit_end(
             }
             Tap::PortForward { tap, start, .. } => {
                 let (to_pod, to_client) = tap.totals();
-                vec![SessionEvent::End(Box::new(SessionEnd {
-                    session_id: start.session_id.clone(),
-                    time: start.time
-                        + chrono::Duration::microseconds(
-                            now.as_micros().min(i64::MAX as u128) as i64
-                        ),
-                    offset_us: now.as_micros().min(u64::MAX as u128) as u64,
-                    user: start.user.name.clone(),
-                    cluster: start.cluster.clone(),
-                    error: error.or_else(|| tap.error().map(str::to_string)),
-                    bytes_stdin: to_pod,
-                    bytes_stdout: to_client,
-                    ..Default::default()
-                }))]
+                let mut end = end_of(start, now, [to_pod, to_client, 0]);
+                end.error = error.or_else(|| tap.error().map(str::to_string));
+                end.ports = tap.summary();
+                vec![SessionEvent::End(Box::new(end))]
+            }
+            Tap::Unrecorded { start, bytes, .. } => {
+                let mut end = end_of(start, now, *bytes);
+                end.error = Some(error.unwrap_or_else(|| super::OPTIONAL_UNRECORDED.into()));
+                vec![SessionEvent::End(Box::new(end))]
             }
         }
     };

@@ -143,6 +143,14 @@ pub(crate) enum Tap {
         recorder: SessionRecorder,
         spdy: SpdyExecTap,
     },
+    /// Exec/attach not recorded (policy says optional, proxy configured to
+    /// skip): only byte counts, per stream.
+    Unrecorded {
+        start: SessionStart,
+        protocol: Protocol,
+        /// stdin, stdout, stderr
+        bytes: [u64; 3],
+    },
 }
 
 /// Emits the opening events. With recording required, a refused event
@@ -150,7 +158,9 @@ pub(crate) enum Tap {
 pub(crate) async fn open_session(tap: &Tap, ctx: &SessionContext) -> Result<(), Response<Body>> {
     let opening = match tap {
         Tap::Exec { recorder, .. } | Tap::SpdyExec { recorder, .. } => recorder.start_events(),
-        Tap::PortForward { start, .. } => vec![SessionEvent::Start(Box::new(start.clone()))],
+        Tap::PortForward { start, .. } | Tap::Unrecorded { start, .. } => {
+            vec![SessionEvent::Start(Box::new(start.clone()))]
+        }
     };
     for ev in opening {
         if let Err(e) = ctx.audit.emit(Event::Session(ev)).await {
@@ -186,6 +196,11 @@ pub struct RelayOptions {
     /// (refuse, or pass through unrecorded). Intended to back a future
     /// `sessions.spdy: record` setting.
     pub record_spdy: bool,
+    /// `sessions.optionalRecording: skip`: a WebSocket exec/attach whose
+    /// policy does not require recording is relayed without recording its
+    /// payload (start, end and byte counts are still audited). Plain SPDY
+    /// keeps following `sessions.spdy`.
+    pub skip_optional: bool,
 }
 
 /// Relays one exec/attach/port-forward session. Always returns a response:
@@ -217,7 +232,7 @@ pub async fn relay_with(
         }
     }
     match transport(req.headers()) {
-        Transport::WebSocket(offered) => ws::relay(req, upstream, ctx, offered).await,
+        Transport::WebSocket(_) => ws::relay(req, upstream, ctx, opts).await,
         Transport::Spdy if opts.record_spdy => spdy::relay(req, upstream, ctx).await,
         Transport::Spdy => spdy_pass(req, upstream, ctx).await,
         Transport::Other => h::status(
@@ -235,6 +250,10 @@ const SPDY_UNRECORDED: &str = "passed through unrecorded (SPDY)";
 /// `session.end` error, and the message of the Status sent to the user).
 pub(crate) const SHUTDOWN_CLOSED: &str =
     "kac-proxy is shutting down and closed the session; reconnect to continue";
+
+/// `session.end` error of a session relayed without recording by choice.
+pub(crate) const OPTIONAL_UNRECORDED: &str =
+    "not recorded (sessionRecording: optional, sessions.optionalRecording: skip)";
 
 /// Plain SPDY: refuse, or tunnel unrecorded with audit events saying so.
 async fn spdy_pass(
@@ -294,7 +313,9 @@ async fn spdy_pass(
 }
 
 /// Port-forward is audited by byte counts; its kind decides the tap.
-pub(crate) fn new_tap(start: &SessionStart, chosen: &str) -> Result<Tap, String> {
+/// `record` false (policy: optional, config: skip) leaves exec/attach
+/// payloads unrecorded.
+pub(crate) fn new_tap(start: &SessionStart, chosen: &str, record: bool) -> Result<Tap, String> {
     match start.kind {
         SessionKind::Portforward => {
             let spdy = chosen.to_ascii_uppercase().starts_with("SPDY/");
@@ -312,6 +333,13 @@ pub(crate) fn new_tap(start: &SessionStart, chosen: &str) -> Result<Tap, String>
             let protocol = Protocol::from_subprotocol(chosen).ok_or_else(|| {
                 format!("the cluster chose WebSocket subprotocol {chosen:?}, which kac-proxy cannot record")
             })?;
+            if !record {
+                return Ok(Tap::Unrecorded {
+                    start: start.clone(),
+                    protocol,
+                    bytes: [0; 3],
+                });
+            }
             Ok(Tap::Exec {
                 recorder: SessionRecorder::new(start.clone()),
                 protocol,

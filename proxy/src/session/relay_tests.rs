@@ -105,7 +105,12 @@ async fn fake_apiserver(
 }
 
 /// The relay behind a plain-HTTP hyper server.
-async fn front(cluster: Arc<Cluster>, audit: AuditTx, require: bool) -> SocketAddr {
+async fn front(
+    cluster: Arc<Cluster>,
+    audit: AuditTx,
+    require: bool,
+    opts: RelayOptions,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -150,7 +155,9 @@ async fn front(cluster: Arc<Cluster>, audit: AuditTx, require: bool) -> SocketAd
                             shutdown: Default::default(),
                             live: None,
                         };
-                        Ok::<_, std::convert::Infallible>(relay(req, upstream, ctx).await)
+                        Ok::<_, std::convert::Infallible>(
+                            relay_with(req, upstream, ctx, opts).await,
+                        )
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -163,8 +170,21 @@ async fn front(cluster: Arc<Cluster>, audit: AuditTx, require: bool) -> SocketAd
     addr
 }
 
-async fn setup(
+type Setup = (
+    SocketAddr,
+    Mem,
+    AuditTx,
+    Arc<Mutex<Vec<String>>>,
+    tempfile::TempDir,
+);
+
+async fn setup(require: bool) -> Setup {
+    setup_with(require, RelayOptions::default()).await
+}
+
+async fn setup_with(
     require: bool,
+    opts: RelayOptions,
 ) -> (
     SocketAddr,
     Mem,
@@ -188,7 +208,7 @@ async fn setup(
     .unwrap();
     let mem = Mem::default();
     let (tx, _writer) = audit::spawn(Box::new(mem.clone()), 1024, Backpressure::Wait);
-    let addr = front(Arc::new(cluster), tx.clone(), require).await;
+    let addr = front(Arc::new(cluster), tx.clone(), require, opts).await;
     (addr, mem, tx, seen, dir)
 }
 
@@ -321,6 +341,82 @@ async fn exec_is_relayed_and_recorded_byte_for_byte() {
         "{seen:?}"
     );
     assert!(seen.iter().any(|s| s.contains("command=sh")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn optional_session_with_skip_is_relayed_unrecorded_but_audited() {
+    let opts = RelayOptions {
+        skip_optional: true,
+        ..Default::default()
+    };
+    let (addr, mem, _tx, _seen, _dir) = setup_with(false, opts).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(exec_request(addr))
+        .await
+        .unwrap();
+    for key in [&b"l"[..], b"s"] {
+        let mut f = vec![0u8];
+        f.extend_from_slice(key);
+        ws.send(Message::Binary(f.into())).await.unwrap();
+    }
+    let mut stdout = Vec::new();
+    while stdout.len() < b"out:lout:s".len() {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Binary(b) if b.first() == Some(&1) => stdout.extend_from_slice(&b[1..]),
+            _ => {}
+        }
+    }
+    ws.send(Message::Binary(vec![255u8, 0].into()))
+        .await
+        .unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+    assert_eq!(stdout, b"out:lout:s", "relayed unchanged");
+    let evs = wait_for_end(&mem).await;
+    assert!(matches!(&evs[0], SessionEvent::Start(s) if s.session_id == "sess-1"));
+    assert!(
+        evs.iter()
+            .all(|e| !matches!(e, SessionEvent::Data { .. } | SessionEvent::Command(_))),
+        "no payload recorded: {evs:?}"
+    );
+    match evs.last().unwrap() {
+        SessionEvent::End(e) => {
+            assert_eq!(e.bytes_stdin, 2);
+            assert_eq!(e.bytes_stdout, stdout.len() as u64);
+            assert_eq!(e.error.as_deref(), Some(super::OPTIONAL_UNRECORDED));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn required_recording_overrides_skip() {
+    let opts = RelayOptions {
+        skip_optional: true,
+        ..Default::default()
+    };
+    let (addr, mem, _tx, _seen, _dir) = setup_with(true, opts).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(exec_request(addr))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(b"\x00x".to_vec().into()))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < b"out:x".len() {
+        if let Message::Binary(b) = ws.next().await.unwrap().unwrap() {
+            if b.first() == Some(&1) {
+                got.extend_from_slice(&b[1..]);
+            }
+        }
+    }
+    ws.send(Message::Binary(vec![255u8, 0].into()))
+        .await
+        .unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+    let evs = wait_for_end(&mem).await;
+    assert!(evs.iter().any(|e| matches!(
+        e,
+        SessionEvent::Data { stream: DataStream::Stdin, data, .. } if data == b"x"
+    )));
 }
 
 #[tokio::test]

@@ -188,7 +188,7 @@ where
                     }
                     Vec::new()
                 }
-                Tap::Exec { .. } => Vec::new(),
+                Tap::Exec { .. } | Tap::Unrecorded { .. } => Vec::new(),
             }
         };
         for ev in events {

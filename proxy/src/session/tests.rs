@@ -25,20 +25,42 @@ fn taps_follow_kind_and_protocol() {
         ..Default::default()
     };
     assert!(matches!(
-        new_tap(&start, "v5.channel.k8s.io"),
+        new_tap(&start, "v5.channel.k8s.io", true),
         Ok(Tap::Exec {
             protocol: Protocol::V5,
             ..
         })
     ));
-    assert!(new_tap(&start, "chat").is_err());
+    assert!(new_tap(&start, "chat", true).is_err());
     start.kind = SessionKind::Portforward;
     assert!(matches!(
-        new_tap(&start, "SPDY/3.1+portforward.k8s.io"),
+        new_tap(&start, "SPDY/3.1+portforward.k8s.io", true),
         Ok(Tap::PortForward { .. })
     ));
     assert!(matches!(
-        new_tap(&start, "v4.channel.k8s.io"),
+        new_tap(&start, "v4.channel.k8s.io", true),
+        Ok(Tap::PortForward { .. })
+    ));
+}
+
+#[test]
+fn unrecorded_tap_only_for_exec_and_attach() {
+    let mut start = SessionStart {
+        kind: SessionKind::Attach,
+        ..Default::default()
+    };
+    assert!(matches!(
+        new_tap(&start, "v4.base64.channel.k8s.io", false),
+        Ok(Tap::Unrecorded {
+            protocol: Protocol::V4Base64,
+            bytes: [0, 0, 0],
+            ..
+        })
+    ));
+    // Port-forward is never recorded anyway: still counted per port.
+    start.kind = SessionKind::Portforward;
+    assert!(matches!(
+        new_tap(&start, "v4.channel.k8s.io", false),
         Ok(Tap::PortForward { .. })
     ));
 }

@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::common::{emit_end, Pump, Stop, CLOSE_GRACE};
-use super::{new_tap, open_session, SessionContext, Tap};
+use super::{new_tap, open_session, RelayOptions, SessionContext, Tap};
 use crate::audit::AuditTx;
 use crate::http::{self as h, Body};
 use crate::metrics::GaugeGuard;
@@ -43,7 +43,7 @@ pub(super) async fn relay(
     mut req: Request<Incoming>,
     mut upstream: Request<Body>,
     ctx: SessionContext,
-    _offered: Vec<String>,
+    opts: RelayOptions,
 ) -> Response<Body> {
     // Compression would hide frames from the recorder; kubectl does not
     // offer it, and without the header no peer may use it.
@@ -72,7 +72,8 @@ pub(super) async fn relay(
         .to_string();
     let mut start = ctx.start.clone();
     start.protocol = chosen.clone();
-    let tap = match new_tap(&start, &chosen) {
+    let record = ctx.require_recording || !opts.skip_optional;
+    let tap = match new_tap(&start, &chosen, record) {
         Ok(t) => t,
         Err(e) => return h::status(StatusCode::BAD_GATEWAY, e),
     };
@@ -186,7 +187,14 @@ async fn pump(
             let why = format!("kac-proxy stopped the session: recording failed: {e}");
             // The other direction may hold a sink lock: stop it first.
             drop(rest);
-            abort(&state, &client_sink, &upstream_sink, &why, Closing::RECORDING).await;
+            abort(
+                &state,
+                &client_sink,
+                &upstream_sink,
+                &why,
+                Closing::RECORDING,
+            )
+            .await;
             Some(why)
         }
         Err(Stop::Transport(e)) => {
@@ -214,7 +222,14 @@ async fn pump(
             Ok(Err(Stop::Transport(e))) => Some(e),
             Ok(Err(Stop::Recording(e))) => {
                 let why = format!("kac-proxy stopped the session: recording failed: {e}");
-                abort(&state, &client_sink, &upstream_sink, &why, Closing::RECORDING).await;
+                abort(
+                    &state,
+                    &client_sink,
+                    &upstream_sink,
+                    &why,
+                    Closing::RECORDING,
+                )
+                .await;
                 Some(why)
             }
             Err(_) => Some("peer did not close the session in time".into()),
@@ -318,6 +333,19 @@ fn record(
                 spdy.on_server(bytes, now, recorder)
             }
         }
+        Tap::Unrecorded {
+            protocol,
+            bytes: counts,
+            ..
+        } => {
+            match (from_client, channel::payload_len(*protocol, bytes)) {
+                (true, Some((0, n))) => counts[0] += n as u64,
+                (false, Some((1, n))) => counts[1] += n as u64,
+                (false, Some((2, n))) => counts[2] += n as u64,
+                _ => {}
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -357,7 +385,7 @@ async fn abort(
                 let body = serde_json::to_vec(&status).unwrap_or_default();
                 Some(channel::encode_raw(*protocol, 3, &body))
             }
-            Tap::PortForward { .. } | Tap::SpdyExec { .. } => None,
+            Tap::PortForward { .. } | Tap::SpdyExec { .. } | Tap::Unrecorded { .. } => None,
         }
     };
     let close = || {
