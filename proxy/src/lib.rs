@@ -22,6 +22,7 @@ pub mod forward;
 pub mod handler;
 pub mod http;
 pub mod login;
+pub mod login_limit;
 pub mod metrics;
 pub mod run;
 pub mod server;

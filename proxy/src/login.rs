@@ -9,9 +9,11 @@
 //! ApiEvent with the outcome), and every failure is a `metav1.Status`.
 //! Secrets in request bodies are never logged or audited. Wrong user,
 //! password or token get one message, and an unknown user costs the same
-//! argon2 work as a wrong password, so neither says which part was wrong.
+//! argon2 work as a wrong password, so neither says which part was wrong;
+//! repeated failures from one address are throttled (429).
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use chrono::Utc;
 use http_body_util::BodyExt;
@@ -28,6 +30,7 @@ use serde::Serialize;
 use crate::credentials::{rfc3339, Credentials};
 use crate::handler::{ConnInfo, Proxy};
 use crate::http::{self as h, Body};
+use crate::login_limit::LoginLimiter;
 use crate::users::{User, Users};
 
 /// Largest accepted request body.
@@ -89,10 +92,29 @@ pub async fn serve(
                 auth_method: method.into(),
                 ..Default::default()
             };
+            let addr = conn.remote.ip();
+            if let Err(wait) = limiter().check(addr, Instant::now()) {
+                ev.decision.outcome = Outcome::Denied;
+                ev.decision.reason = "login throttled".into();
+                ev.error = Some(format!("too many failed logins from {addr}"));
+                return h::status(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "too many failed logins from this address; retry in {} s",
+                        wait.as_secs() + 1
+                    ),
+                );
+            }
             let users = proxy.authn.users.current();
             match check_login(users, body).await {
-                Some(user) => issue(proxy, &creds, &user, &base, ev),
-                None => deny(ev, "login failed", BAD_LOGIN),
+                Some(user) => {
+                    limiter().succeeded(addr);
+                    issue(proxy, &creds, &user, &base, ev)
+                }
+                None => {
+                    limiter().failed(addr, Instant::now());
+                    deny(ev, "login failed", BAD_LOGIN)
+                }
             }
         }
         (Method::POST, "/kac/v1/refresh") => {
@@ -147,6 +169,13 @@ pub async fn serve(
             )
         }
     }
+}
+
+/// Failed logins per client address, for this process (see
+/// [`LoginLimiter`]; one proxy per process).
+fn limiter() -> &'static LoginLimiter {
+    static LIMITER: OnceLock<LoginLimiter> = OnceLock::new();
+    LIMITER.get_or_init(LoginLimiter::default)
 }
 
 /// Check a login body; `None` for any failure. Argon2 runs on the blocking

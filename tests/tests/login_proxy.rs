@@ -325,3 +325,31 @@ fn an_expired_access_token_gets_a_401_that_says_so_and_refresh_renews_it() {
             .unwrap();
     assert!(new_exp > exp);
 }
+
+#[test]
+fn repeated_failed_logins_from_one_address_are_throttled() {
+    // Its own proxy: the throttle would otherwise slow the other tests down.
+    let demo = Demo::start().unwrap();
+    for i in 0..10 {
+        let (code, st) = login(&demo, "david", &format!("guess-{i}"));
+        assert_eq!(code, 401, "{st}");
+    }
+    // Even the right password now waits; the Status says for how long.
+    let (code, st) = login(&demo, "david", &demo.password("david"));
+    assert_eq!(code, 429, "{st}");
+    assert_eq!(st["reason"], "TooManyRequests");
+    let msg = st["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("too many failed logins from this address; retry in "),
+        "{msg}"
+    );
+    // Bearer tokens are not affected.
+    let (code, _) = api(
+        &demo,
+        "GET",
+        "/kac/v1/clusters",
+        None,
+        Some(&demo.token("david")),
+    );
+    assert_eq!(code, 200);
+}
