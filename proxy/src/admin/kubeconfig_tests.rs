@@ -158,3 +158,28 @@ fn a_cluster_without_a_ca_or_credentials_is_refused() {
     assert!(format!("{e:#}").contains("tokenFile"), "{e:#}");
     assert!(plan("{{{", Path::new("."), &[], &BTreeMap::new()).is_err());
 }
+
+#[test]
+fn damaged_kubeconfigs_are_errors_never_panics() {
+    // Every truncation and a byte flip at every position of a real
+    // kubeconfig: plan() answers Ok or Err, and never panics.
+    let d = dir();
+    let text = kubeconfig();
+    let bytes = text.as_bytes();
+    for i in 0..bytes.len() {
+        let cut = String::from_utf8_lossy(&bytes[..i]);
+        let _ = plan(&cut, d.path(), &[], &BTreeMap::new());
+        let mut flipped = bytes.to_vec();
+        flipped[i] = match flipped[i] {
+            b':' => b' ',
+            b'-' => b':',
+            _ => b'{',
+        };
+        let _ = plan(
+            &String::from_utf8_lossy(&flipped),
+            d.path(),
+            &["dev".into()],
+            &BTreeMap::new(),
+        );
+    }
+}
