@@ -561,3 +561,70 @@ fn an_unfiltered_watch_ends_when_a_reload_no_longer_allows_it_whole() {
     );
     std::fs::remove_file(policy_path(demo, "e2e-sam-deny.yaml")).unwrap();
 }
+
+#[test]
+fn a_python_watch_gets_deleted_for_a_pod_a_reload_hides() {
+    let demo = demo();
+    let admin = demo.kubectl("admin", "prod");
+    let david = demo.kubectl("david", "prod");
+    let policy = |names: &str| {
+        format!(
+            "apiVersion: kac.dev/v1alpha1\nkind: Policy\nmetadata: {{name: e2e-py-watch}}\nspec:\n  assignTo: {{users: [david]}}\n  resources: {{clusters: [prod]}}\n  subjects: {{groups: [\"kac:editors\"]}}\n  actions:\n  - {{effect: allow, resources: [pods], namespaces: [default], names: [{names}], verbs: [get, list, watch]}}\n"
+        )
+    };
+    write_policy(demo, "e2e-py-watch.yaml", &policy("\"py-watched-*\""));
+    for name in ["py-watched-a", "py-watched-b"] {
+        run_ok(&admin, &["run", name, "-n", "default", "--image=busybox"]);
+    }
+    let visible = || lines_of(&david, &["get", "pods", "-n", "default", "-o", "name"]);
+    wait_for("david to see both py-watched pods", || {
+        visible() == ["pod/py-watched-a", "pod/py-watched-b"]
+    });
+    // The Python client lists, then watches from the list's version.
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let kubeconfig = demo.dir().join("david-prod.kubeconfig");
+    let args: Vec<String> = vec![
+        kubeconfig.to_str().unwrap().into(),
+        "default".into(),
+        ready.to_str().unwrap().into(),
+        "15".into(),
+    ];
+    let handle = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        kac_e2e::python("proxy_watch_hidden.py", &args, Duration::from_secs(60)).unwrap()
+    });
+    wait_for("the Python watch to open", || ready.exists());
+    write_policy(demo, "e2e-py-watch.yaml", &policy("py-watched-a"));
+    wait_for("the reload to hide py-watched-b", || {
+        visible() == ["pod/py-watched-a"]
+    });
+    for name in ["py-watched-b", "py-watched-a"] {
+        run_ok(&admin, &["label", "pod", name, "-n", "default", "step=1"]);
+    }
+    let out = handle.join().unwrap();
+    let stdout = out.ok().unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", out.stderr));
+    assert_eq!(
+        v["listed"],
+        serde_json::json!(["py-watched-a", "py-watched-b"])
+    );
+    let events = v["events"].as_array().unwrap();
+    let of = |name: &str| -> Vec<&str> {
+        events
+            .iter()
+            .filter(|e| e[1] == name)
+            .map(|e| e[0].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(of("py-watched-b"), ["DELETED"], "{events:?}");
+    assert!(of("py-watched-a").contains(&"MODIFIED"), "{events:?}");
+    for name in ["py-watched-a", "py-watched-b"] {
+        run_ok(
+            &admin,
+            &["delete", "pod", name, "-n", "default", "--wait=false"],
+        );
+    }
+    std::fs::remove_file(policy_path(demo, "e2e-py-watch.yaml")).unwrap();
+}
