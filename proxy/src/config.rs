@@ -52,6 +52,13 @@ pub struct ProxyConfig {
     /// (watches and sessions are ended at once) before connections are cut.
     #[serde(default = "default_shutdown_grace", with = "duration_str")]
     pub shutdown_grace: Duration,
+    /// SIEM forwarders reading `audit.store` (schema: docs/forwarding.md);
+    /// cursors are kept in `DATA_DIR/forward/`.
+    #[serde(default)]
+    pub forwarders: Vec<kac_forward::ForwarderConfig>,
+    /// The config file's directory: forwarders' relative paths resolve here.
+    #[serde(skip)]
+    pub config_dir: PathBuf,
 }
 
 fn default_shutdown_grace() -> Duration {
@@ -234,6 +241,7 @@ impl ProxyConfig {
         let mut cfg = Self::parse(&file, &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve_paths(base);
+        cfg.config_dir = base.to_path_buf();
         Ok(cfg)
     }
 
@@ -292,6 +300,7 @@ impl ProxyConfig {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err(err("tls", "tls", "certFile and keyFile go together".into()));
         }
+        crate::siem::validate(self, file, text)?;
         let creds = &self.credentials;
         for (field, key, d) in [
             ("credentials.ttl", "ttl:", creds.ttl),

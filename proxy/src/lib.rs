@@ -28,4 +28,5 @@ pub mod run;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod siem;
 pub mod users;

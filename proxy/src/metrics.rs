@@ -34,6 +34,8 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     pub open_watches: AtomicI64,
     pub live_sessions: AtomicI64,
+    /// SIEM forwarders started from the config (rendered by kac-forward).
+    pub forwarders: Mutex<Vec<kac_forward::Registered>>,
 }
 
 /// The gauges the proxy tracks with guards.
@@ -159,6 +161,9 @@ impl Metrics {
         for (name, help, v) in gauges.iter().chain(extra.iter()) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
+        out.push_str(&kac_forward::render_prometheus(
+            &self.forwarders.lock().expect("poisoned"),
+        ));
         out
     }
 }

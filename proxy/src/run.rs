@@ -29,6 +29,8 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
     let (audit_tx, audit_writer) =
         audit::spawn(backend, cfg.audit.queue_capacity, cfg.audit.backpressure);
 
+    let metrics = Arc::new(Metrics::default());
+    let forwarders = crate::siem::start(&cfg, &metrics)?;
     let proxy = Arc::new(Proxy {
         clusters,
         authn: Authenticator {
@@ -37,7 +39,7 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         },
         policies,
         audit: audit_tx,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         sessions: cfg.sessions.clone(),
         shutdown: Shutdown::default(),
     });
@@ -66,7 +68,9 @@ pub async fn run(cfg: ProxyConfig) -> Result<()> {
         shutdown.clone(),
     )
     .await;
-    stop(proxy, audit_writer, cfg.shutdown_grace).await
+    let stopped = stop(proxy, audit_writer, cfg.shutdown_grace).await;
+    forwarders.stop().await;
+    stopped
 }
 
 /// After the signal: the listener is closed; end streams and sessions, let
