@@ -152,13 +152,51 @@ pub async fn pass_upgrade(
         let (Ok(up), Ok(down)) = (upstream_upgrade.await, client_upgrade.await) else {
             return (0, 0);
         };
-        let mut up = hyper_util::rt::TokioIo::new(up);
-        let mut down = hyper_util::rt::TokioIo::new(down);
-        tokio::io::copy_bidirectional(&mut down, &mut up)
-            .await
-            .unwrap_or((0, 0))
+        let (down_r, down_w) = tokio::io::split(hyper_util::rt::TokioIo::new(down));
+        let (up_r, up_w) = tokio::io::split(hyper_util::rt::TokioIo::new(up));
+        let (sent, received) = (
+            std::sync::atomic::AtomicU64::new(0),
+            std::sync::atomic::AtomicU64::new(0),
+        );
+        let a = copy_counted(down_r, up_w, &sent);
+        let b = copy_counted(up_r, down_w, &received);
+        tokio::pin!(a, b);
+        // Once one direction has ended, the other gets a grace period (a
+        // peer that never closes must not hold the tunnel open forever).
+        let grace = std::time::Duration::from_secs(30);
+        tokio::select! {
+            _ = &mut a => { let _ = tokio::time::timeout(grace, b).await; }
+            _ = &mut b => { let _ = tokio::time::timeout(grace, a).await; }
+        }
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        (sent.load(ordering), received.load(ordering))
     });
     Ok((out, Some(task)))
+}
+
+/// Copies until EOF or an error, then shuts the writer down, adding the
+/// bytes copied to `total`. Unlike `copy_bidirectional`, the counts survive a peer
+/// that ends with an error (kubectl closes SPDY connections without a TLS
+/// close_notify), so the audit event still has them.
+async fn copy_counted<R, W>(mut r: R, mut w: W, total: &std::sync::atomic::AtomicU64)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if w.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+                total.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+    let _ = w.shutdown().await;
 }
 
 #[cfg(test)]

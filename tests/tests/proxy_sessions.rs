@@ -324,8 +324,13 @@ fn port_forward_is_audited_with_byte_counts_only() {
     assert_eq!(e["ports"][0]["bytes_in"], 15, "{e}");
     assert_eq!(e["ports"][0]["bytes_out"], 15, "{e}");
     assert_eq!(e["ports"][0]["connections"], 1, "{e}");
-    let table = demo()
-        .kac_audit(&["show", e["session_id"].as_str().unwrap()])
+    let table = demo
+        .kac_audit(&[
+            "show",
+            e["session_id"].as_str().unwrap(),
+            "--format",
+            "table",
+        ])
         .unwrap();
     assert!(
         table.stdout.contains("port 80: 15 in, 15 out"),
@@ -386,12 +391,21 @@ fn plain_spdy_exec_is_refused_with_a_clear_status_by_default() {
     assert!(out.stderr.contains("cannot record SPDY"), "{}", out.stderr);
 }
 
-/// A proxy next to the demo's with `sessions:` set to `yaml`.
-fn proxy_with_sessions(name: &str, yaml: &str) -> ExtraProxy {
-    let extra = ExtraConfig {
+/// A proxy next to the demo's with `sessions:` set to `yaml`. With
+/// `optional`, david's policy says `sessionRecording: optional` (a policy
+/// requiring recording always refuses unrecorded sessions).
+fn proxy_with_sessions(name: &str, yaml: &str, optional: bool) -> ExtraProxy {
+    let mut extra = ExtraConfig {
         yaml: format!("sessions:\n{yaml}"),
         ..Default::default()
     };
+    if optional {
+        let p = demo().dir().join("proxy/policies/david.yaml");
+        let david = std::fs::read_to_string(p).unwrap();
+        let text = david.replacen("spec:\n", "spec:\n  sessionRecording: optional\n", 1);
+        assert_ne!(text, david, "david.yaml has a spec: line");
+        extra.policies.push(("david.yaml".into(), text));
+    }
     ExtraProxy::start(demo(), name, &extra).expect("extra kac-proxy starts")
 }
 
@@ -404,7 +418,7 @@ fn spdy_kubectl(proxy: &ExtraProxy) -> kac_e2e::Kubectl {
 
 #[test]
 fn plain_spdy_exec_is_recorded_with_spdy_record() {
-    let proxy = proxy_with_sessions("spdy-record", "  spdy: record\n");
+    let proxy = proxy_with_sessions("spdy-record", "  spdy: record\n", false);
     let k = spdy_kubectl(&proxy);
     let script = "echo spdy-rec-out; echo spdy-rec-err >&2; printf 'no newline'; exit 5";
     let out = k
@@ -430,7 +444,7 @@ fn plain_spdy_exec_is_recorded_with_spdy_record() {
 
 #[test]
 fn plain_spdy_exec_passes_through_audited_as_unrecorded() {
-    let proxy = proxy_with_sessions("spdy-pass", "  spdy: passThroughUnrecorded\n");
+    let proxy = proxy_with_sessions("spdy-pass", "  spdy: passThroughUnrecorded\n", true);
     let k = spdy_kubectl(&proxy);
     let out = k
         .run(&[

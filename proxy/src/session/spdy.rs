@@ -160,6 +160,13 @@ where
             }
             Ok(n) => n,
             Err(_) if pump.closing.load(Ordering::Relaxed) => return Ok(()),
+            // SPDY has no close handshake of its own: kubectl ends a
+            // finished session by closing TCP without a TLS close_notify.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                pump.closing.store(true, Ordering::Relaxed);
+                let _ = w.shutdown().await;
+                return Ok(());
+            }
             Err(e) => return Err(Stop::Transport(format!("{side} connection: {e}"))),
         };
         // Forward first: recording must add no latency.
