@@ -60,7 +60,9 @@ impl AnySink {
     /// Builds the sink a forwarder's config names; reads its files now.
     pub fn new(cfg: &ForwarderConfig, base_dir: &std::path::Path) -> Result<AnySink, SinkError> {
         Ok(match &cfg.sink {
-            SinkConfig::Syslog(c) => AnySink::Syslog(Box::new(syslog::SyslogSink::new(c, base_dir)?)),
+            SinkConfig::Syslog(c) => {
+                AnySink::Syslog(Box::new(syslog::SyslogSink::new(c, base_dir)?))
+            }
             SinkConfig::SplunkHec(c) => AnySink::Hec(Box::new(hec::HecSink::new(c, base_dir)?)),
             SinkConfig::Webhook(c) => {
                 AnySink::Webhook(Box::new(webhook::WebhookSink::new(c, base_dir)?))
