@@ -509,4 +509,8 @@ fn python_client_exec_and_port_forward_are_recorded() {
         e["bytes_stdout"].as_u64().unwrap(),
     );
     assert!(sent > 0 && sent == got, "echo port: {e}");
+    // The channel form names its ports in the query: per-port counts too.
+    assert_eq!(e["ports"][0]["port"], 80, "{e}");
+    assert_eq!(e["ports"][0]["bytes_in"], sent, "{e}");
+    assert_eq!(e["ports"][0]["bytes_out"], got, "{e}");
 }
