@@ -514,3 +514,30 @@ fn python_client_exec_and_port_forward_are_recorded() {
     assert_eq!(e["ports"][0]["bytes_in"], sent, "{e}");
     assert_eq!(e["ports"][0]["bytes_out"], got, "{e}");
 }
+
+#[test]
+fn optional_recording_with_skip_relays_unrecorded_but_audited() {
+    let proxy = proxy_with_sessions("optional-skip", "  optionalRecording: skip\n", true);
+    let k = proxy.kubectl(demo(), "david", "dev");
+    let script = "echo skip-out-1; echo skip-err >&2; exit 2";
+    let out = k
+        .run(&["exec", "david-3", "-n", "david", "--", "sh", "-c", script])
+        .unwrap();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.stdout, "skip-out-1\n");
+    let evs = recorded_in(&|a| proxy.kac_audit(a), "david", |s| {
+        command_is(s, &["sh", "-c", script])
+    });
+    assert!(
+        evs.iter()
+            .all(|e| e["event"] != "session.data" && e["event"] != "session.command"),
+        "no payload: {evs:?}"
+    );
+    let e = end(&evs);
+    assert_eq!(
+        e["error"], "not recorded (sessionRecording: optional, sessions.optionalRecording: skip)",
+        "{e}"
+    );
+    assert_eq!(e["bytes_stdout"], out.stdout.len(), "{e}");
+    assert_eq!(e["bytes_stderr"], "skip-err\n".len(), "{e}");
+}
