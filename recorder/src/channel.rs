@@ -330,6 +330,10 @@ pub fn fuzz_channel(data: &[u8]) {
         Protocol::V4Base64,
     ] {
         for k in [MessageKind::Binary, MessageKind::Text] {
+            if let Ok((n, payload)) = decode_raw(p, k, data) {
+                // The counting shortcut agrees with the real decoder.
+                assert_eq!(payload_len(p, data), Some((n, payload.len())));
+            }
             if let Ok(frame) = decode(p, k, data) {
                 let (kind, bytes) = encode(p, &frame);
                 let again = decode(p, kind, &bytes).expect("re-encoded frame must decode");
