@@ -242,7 +242,11 @@ impl AuditWriter {
             let s = &self.shared.stats;
             let done = s.written.load(Ordering::SeqCst) + s.failed.load(Ordering::SeqCst);
             CloseTimedOut {
-                unwritten: self.shared.accepted.load(Ordering::SeqCst).saturating_sub(done),
+                unwritten: self
+                    .shared
+                    .accepted
+                    .load(Ordering::SeqCst)
+                    .saturating_sub(done),
                 waiting: self.shared.detached.load(Ordering::SeqCst),
             }
         };
@@ -264,6 +268,11 @@ impl AuditWriter {
         Ok(())
     }
 }
+
+/// How long the writer waits after a small batch before taking the next one.
+const LINGER: Duration = Duration::from_millis(2);
+/// Batches smaller than this are followed by a [`LINGER`].
+const LINGER_BELOW: usize = 64;
 
 /// Start the pipeline: a bounded queue of `capacity` events and a writer thread.
 pub fn spawn(
@@ -288,15 +297,22 @@ pub fn spawn(
             // On Close the receiver closes: senders now get an error (and
             // log their event); what is already queued is still received
             // and written, then `blocking_recv` returns None.
+            let mut closing = false;
             while let Some(first) = rx.blocking_recv() {
                 match first {
                     Msg::Event(ev) => batch.push(ev),
-                    Msg::Close => rx.close(),
+                    Msg::Close => {
+                        closing = true;
+                        rx.close()
+                    }
                 }
                 while batch.len() < 1024 {
                     match rx.try_recv() {
                         Ok(Msg::Event(ev)) => batch.push(ev),
-                        Ok(Msg::Close) => rx.close(),
+                        Ok(Msg::Close) => {
+                            closing = true;
+                            rx.close()
+                        }
                         Err(_) => break,
                     }
                 }
@@ -330,6 +346,7 @@ pub fn spawn(
                         }
                     }
                 }
+                let n = batch.len();
                 batch.clear();
                 if rx.is_empty() {
                     if let Err(msg) = backend.idle().and_then(|_| backend.healthy()) {
@@ -339,6 +356,14 @@ pub fn spawn(
                             *f = Some(msg);
                         }
                     }
+                }
+                // At a low rate every event would wake this thread on its
+                // own, and on a small machine that wake-up competes with the
+                // requests themselves. Lingering a moment lets events
+                // accumulate: one wake-up per batch. Under load batches are
+                // large and it never sleeps.
+                if n < LINGER_BELOW && !closing {
+                    std::thread::sleep(LINGER);
                 }
             }
             if let Err(msg) = backend.close() {
@@ -432,9 +457,7 @@ impl StoreBackend {
 impl AuditBackend for StoreBackend {
     fn close(&mut self) -> Result<(), String> {
         // Durable (fsynced) and indexed before the proxy exits.
-        self.store
-            .flush()
-            .map_err(|e| format!("audit store: {e}"))
+        self.store.flush().map_err(|e| format!("audit store: {e}"))
     }
 
     fn append(&mut self, batch: &[Event]) -> Result<(), String> {
@@ -528,7 +551,11 @@ mod tests {
             tx.emit_detached(ev(i));
         }
         writer.close(Duration::from_secs(30)).await.unwrap();
-        assert_eq!(got.lock().unwrap().len(), 200, "every accepted event written");
+        assert_eq!(
+            got.lock().unwrap().len(),
+            200,
+            "every accepted event written"
+        );
         assert_eq!(closed.load(Ordering::SeqCst), 1, "backend flushed once");
         // After close, new events are refused (and would be logged).
         assert!(held.healthy().is_err());
@@ -552,10 +579,7 @@ mod tests {
         for i in 0..3 {
             tx.emit(ev(i)).await.unwrap();
         }
-        let err = writer
-            .close(Duration::from_millis(100))
-            .await
-            .unwrap_err();
+        let err = writer.close(Duration::from_millis(100)).await.unwrap_err();
         assert_eq!(err.unwritten, 3, "{err}");
         drop(release);
     }

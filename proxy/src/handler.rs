@@ -153,7 +153,10 @@ impl Proxy {
 
     fn readyz(&self) -> Response<Body> {
         if self.shutdown.is_shutting_down() {
-            return h::status(StatusCode::SERVICE_UNAVAILABLE, "kac-proxy is shutting down");
+            return h::status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "kac-proxy is shutting down",
+            );
         }
         match self.audit.healthy() {
             Ok(()) => h::text("ok", "text/plain"),
@@ -576,7 +579,9 @@ impl Proxy {
                 closing.bytes_in = up;
                 closing.bytes_out = down;
                 closing.code = 101;
-                closing.error.get_or_insert_with(|| "upgraded connection closed".into());
+                closing
+                    .error
+                    .get_or_insert_with(|| "upgraded connection closed".into());
                 audit.emit_detached(kac_event::Event::Api(Box::new(closing)));
             });
         }

@@ -165,15 +165,19 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BodyError>>(4);
         let inner = http_body_util::StreamBody::new(tokio_stream_from(rx)).boxed_unsync();
         let mut body = s.end_stream_on_shutdown(inner);
-        tx.send(Ok(Frame::data(Bytes::from_static(b"{\"type\":\"ADDED\"}\n"))))
-            .await
-            .unwrap();
+        tx.send(Ok(Frame::data(Bytes::from_static(
+            b"{\"type\":\"ADDED\"}\n",
+        ))))
+        .await
+        .unwrap();
         let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&first[..], b"{\"type\":\"ADDED\"}\n");
         // Buffered before the signal: still delivered.
-        tx.send(Ok(Frame::data(Bytes::from_static(b"{\"type\":\"MODIFIED\"}\n"))))
-            .await
-            .unwrap();
+        tx.send(Ok(Frame::data(Bytes::from_static(
+            b"{\"type\":\"MODIFIED\"}\n",
+        ))))
+        .await
+        .unwrap();
         s.begin();
         let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&second[..], b"{\"type\":\"MODIFIED\"}\n");
