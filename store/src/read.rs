@@ -63,6 +63,30 @@ pub struct Stats {
     pub indexed_position: Position,
 }
 
+/// The id an event is indexed under (`id=`): an API event's id, or the
+/// session id of a session start (see `index::doc`).
+pub fn event_id(e: &Event) -> Option<&str> {
+    match e {
+        Event::Api(a) => Some(&a.id),
+        Event::Session(SessionEvent::Start(s)) => Some(&s.session_id),
+        Event::Session(_) => None,
+    }
+}
+
+fn has_id(q: &Query) -> bool {
+    q.fields.iter().any(|(f, _)| *f == Field::Id)
+}
+
+/// True unless `q` has an `id=` the event does not carry. The index matches
+/// ids by a 64-bit hash; this check against the event read back from the
+/// log is what makes a hash collision harmless.
+pub fn id_matches(q: &Query, e: &Event) -> bool {
+    q.fields
+        .iter()
+        .filter(|(f, _)| *f == Field::Id)
+        .all(|(_, v)| event_id(e) == Some(v.as_str()))
+}
+
 fn dir_size(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
         .map(|rd| {
@@ -81,11 +105,24 @@ impl Store {
     /// Events matching `q`, newest first, at most `limit`.
     pub fn search(&self, q: &Query, limit: usize) -> Result<Vec<Hit>> {
         let h = self.index()?;
-        let ptrs = search::run(h, q, Kinds::Events, limit)?;
-        let mut out = Vec::with_capacity(ptrs.len());
+        // `id=` matches a 64-bit hash of the id: read every candidate (ids
+        // are unique, so there are a handful) and drop hash collisions once
+        // the event is back from the log, so they cannot take the place of
+        // a real match within `limit`.
+        let candidates = if has_id(q) && limit > 0 {
+            search::count(h, q, Kinds::Events)?
+        } else {
+            limit
+        };
+        let ptrs = search::run(h, q, Kinds::Events, candidates)?;
+        let mut out = Vec::with_capacity(ptrs.len().min(limit));
         for (_, p) in ptrs {
+            if out.len() >= limit {
+                break;
+            }
             match self.blocks.event(&p) {
-                Ok(event) => out.push(Hit { pointer: p, event }),
+                Ok(event) if id_matches(q, &event) => out.push(Hit { pointer: p, event }),
+                Ok(_) => {}
                 // A segment pruned after this index snapshot: skip it.
                 Err(StoreError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -97,6 +134,10 @@ impl Store {
 
     /// Number of documents matching `q` (API events and session docs).
     pub fn count(&self, q: &Query) -> Result<usize> {
+        if has_id(q) {
+            // Hash matches, checked against the log (see `search`).
+            return Ok(self.search(q, usize::MAX)?.len());
+        }
         search::count(self.index()?, q, Kinds::Events)
     }
 
@@ -157,6 +198,7 @@ impl Store {
         let mut out = Vec::new();
         for p in ptrs {
             match self.blocks.event(&p) {
+                Ok(ev) if !id_matches(q, &ev) => {}
                 Ok(Event::Session(s)) => {
                     if seen.insert(s.session_id().to_string()) {
                         out.push(s.session_id().to_string());
@@ -199,6 +241,9 @@ impl Store {
                 break;
             }
             let ev = self.blocks.event(&p)?;
+            if !id_matches(q, &ev) {
+                continue;
+            }
             if let Event::Session(s) = ev {
                 if !seen.iter().any(|x| x == s.session_id()) {
                     seen.push(s.session_id().to_string());
@@ -351,5 +396,57 @@ impl Iterator for Tail {
             }
         }
         self.buf.pop_front().map(Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::Generator;
+    use crate::index::id_hash;
+
+    #[test]
+    fn id_hash_is_fnv1a_64() {
+        // Published FNV-1a 64 test vectors: the hash is part of the on-disk
+        // format (the field name says which hash).
+        assert_eq!(id_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(id_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(id_hash("foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn id_matches_drops_what_only_shares_the_hash() {
+        let mut g = Generator::new(
+            3,
+            chrono::DateTime::from_timestamp(1_770_000_000, 0).unwrap(),
+        );
+        let a = g.api();
+        let Event::Api(api) = &a else {
+            panic!("api() gives an API event")
+        };
+        let by = |id: &str| Query::default().with(Field::Id, id);
+        assert!(id_matches(&by(&api.id), &a));
+        // What a colliding document looks like once read back: another id.
+        assert!(!id_matches(&by("some-other-id"), &a));
+        // No id= in the query: everything matches.
+        assert!(id_matches(&Query::default().with(Field::User, "x"), &a));
+        let session = g.mixed(2_000, 100);
+        let start = session
+            .iter()
+            .find(|e| matches!(e, Event::Session(SessionEvent::Start(_))))
+            .expect("mixed() records sessions");
+        let other = session
+            .iter()
+            .find(|e| matches!(e, Event::Session(SessionEvent::Command(_))))
+            .expect("sessions have commands");
+        let Event::Session(s) = start else {
+            unreachable!()
+        };
+        assert!(id_matches(&by(s.session_id()), start));
+        // Only a session's start carries its id as `id=`.
+        let Event::Session(c) = other else {
+            unreachable!()
+        };
+        assert!(!id_matches(&by(c.session_id()), other));
     }
 }

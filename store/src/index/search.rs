@@ -51,7 +51,19 @@ pub fn build(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<Box<dyn TQuery>
     let f = &h.fields;
     let mut must: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     for (field, v) in &q.fields {
-        must.push((Occur::Must, term(f.exact(*field), v)));
+        let t = match field {
+            // A hash: callers check the id of what they read back
+            // (`crate::read::id_matches`).
+            Field::Id => {
+                let h = Term::from_field_u64(f.id_hash, super::id_hash(v));
+                Box::new(RangeQuery::new(
+                    Bound::Included(h.clone()),
+                    Bound::Included(h),
+                ))
+            }
+            _ => term(f.exact(*field), v),
+        };
+        must.push((Occur::Must, t));
     }
     for (k, v) in &q.tags {
         must.push((Occur::Must, term(f.tag, &format!("{k}={v}"))));
