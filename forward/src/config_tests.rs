@@ -10,6 +10,7 @@ forwarders:
       outcomes: [denied]
     batch: {maxEvents: 200, maxBytes: 256KiB, maxWait: 500ms}
     rateLimit: 5000
+    cursorInterval: 250ms
     retry: {initialBackoff: 50ms, maxBackoff: 10s}
     sink:
       kind: syslog
@@ -42,7 +43,9 @@ fn parses_a_good_file_with_defaults() {
     assert!(s.tls.is_some());
     let b = &f.forwarders[1];
     assert_eq!(b.format, Format::Native);
-    assert_eq!(b.batch.max_events, 500);
+    assert_eq!(b.batch.max_events, 1000);
+    assert_eq!(b.cursor_interval, Duration::from_secs(1));
+    assert_eq!(a.cursor_interval, Duration::from_millis(250));
     assert_eq!(b.rate_limit, 0);
     assert_eq!(b.start_at, StartAt::Beginning);
 }

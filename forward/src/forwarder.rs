@@ -9,10 +9,12 @@
 //! instead of filling memory.
 //!
 //! Delivery: a batch is retried until the sink acknowledges it, never
-//! skipped. The cursor is saved (atomically) after each acknowledgment, at
-//! the end of the last batch that has left the replay window; with a
-//! window of 0 (HTTP sinks, whose 2xx is an application-level ack) that
-//! is the batch just acknowledged.
+//! skipped. The cursor settles after each acknowledgment at the end of the
+//! last batch that has left the replay window (with a window of 0, HTTP
+//! sinks, whose 2xx is an application-level ack: the batch just
+//! acknowledged). Settled cursors are saved (atomically, fsync'd) in the
+//! background, at most every `cursorInterval`, one save in flight, so the
+//! sender never waits for the disk; an orderly stop saves the last one.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -29,7 +31,8 @@ use crate::filter::Summary;
 use crate::format;
 use crate::metrics::{ForwarderMetrics, Registered};
 use crate::retry::{Backoff, RateLimit};
-use crate::sink::{AnySink, Rendered, SinkError};
+use crate::saver::{sleep_saving, CursorSaver};
+use crate::sink::{AnySink, Body, Rendered, SinkError};
 use crate::source::{HeadProbe, LogSource};
 
 /// Where a forwarder reads and keeps its state.
@@ -166,14 +169,22 @@ impl Forwarder {
         let mut window_events = 0usize;
         let mut replay = false;
         let mut latest: Option<Cursor> = None;
-        let mut committed = start;
         let mut rate = RateLimit::new(cfg.rate_limit);
         let mut outcome: Result<(), String> = Ok(());
+
+        let mut saver = CursorSaver::new(cursors.clone(), start, cfg.cursor_interval);
 
         loop {
             let msg = tokio::select! {
                 m = rx.recv() => m,
-                _ = stop.wait_for(|s| *s) => None
+                _ = stop.wait_for(|s| *s) => None,
+                r = saver.tick() => {
+                    if let Err(e) = r {
+                        outcome = Err(e);
+                        break;
+                    }
+                    continue;
+                }
             };
             let batch = match msg {
                 None => break,
@@ -225,9 +236,17 @@ impl Forwarder {
                             } else {
                                 tracing::debug!(forwarder = %cfg.name, error = %e, ?wait, "send failed again");
                             }
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = stop.wait_for(|s| *s) => { stopped = true; break; }
+                            match sleep_saving(wait, &mut stop, &mut saver).await {
+                                Ok(true) => {}
+                                Ok(false) => {
+                                    stopped = true;
+                                    break;
+                                }
+                                Err(e) => {
+                                    outcome = Err(e);
+                                    stopped = true;
+                                    break;
+                                }
                             }
                             metrics.retries.fetch_add(1, Ordering::Relaxed);
                         }
@@ -261,9 +280,9 @@ impl Forwarder {
                 }
             }
             if let Some(c) = settled {
-                if c != committed {
-                    save(&cursors, &c).await?;
-                    committed = c;
+                if let Err(e) = saver.settled(c).await {
+                    outcome = Err(e);
+                    break;
                 }
             }
         }
@@ -274,27 +293,21 @@ impl Forwarder {
         // An orderly close that the receiver confirms settles the window.
         // `latest` is the cursor after the last acknowledged batch, so this
         // holds after a stop in the middle of retrying too.
-        match sink.close().await {
-            Ok(()) => {
-                if let Some(c) = latest {
-                    if c != committed {
-                        save(&cursors, &c).await?;
-                    }
-                }
+        // The save in flight finishes first (one save at a time: they share
+        // a temp file, and an older cursor must never land after a newer).
+        let closed = sink.close().await;
+        let last = match &closed {
+            Ok(()) => latest,
+            Err(e) => {
+                tracing::warn!(forwarder = %cfg.name, error = %e,
+                    "receiver did not confirm the close; the replay window will be resent");
+                None
             }
-            Err(e) => tracing::warn!(forwarder = %cfg.name, error = %e,
-                "receiver did not confirm the close; the replay window will be resent"),
-        }
+        };
+        saver.finish(last).await?;
         tracing::info!(forwarder = %cfg.name, sent = metrics.sent.load(Ordering::Relaxed), "forwarder stopped");
         outcome
     }
-}
-
-async fn save(cursors: &Arc<CursorStore>, c: &Cursor) -> Result<(), String> {
-    let (s, c) = (cursors.clone(), c.clone());
-    tokio::task::spawn_blocking(move || s.save(&c))
-        .await
-        .map_err(|e| e.to_string())?
 }
 
 /// The reader thread: log → filter → format → batches.
@@ -360,14 +373,19 @@ fn read_loop(
             std::thread::sleep(POLL);
             continue;
         }
-        for ev in got {
+        for mut ev in got {
             cursor.advance(&ev.pointer, ev.seq);
             let s = Summary::of(&ev.event);
             if !cfg.filter.matches(&s) {
                 metrics.filtered.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let Some(value) = format::render(cfg.format, &ev.event) else {
+            let stored = (cfg.format == format::Format::Native)
+                .then(|| stored_body(std::mem::take(&mut ev.json)))
+                .flatten();
+            let Some(value) =
+                stored.or_else(|| format::render(cfg.format, &ev.event).map(Body::Value))
+            else {
                 metrics.unrenderable.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(forwarder = %cfg.name, event = %ev.pointer, "format has no form for this event");
                 continue;
@@ -400,6 +418,19 @@ fn read_loop(
     }
 }
 
+/// The native rendering straight from the log: the stored JSON (it parsed
+/// as an event, so it is valid JSON) unless it has a line break (possible
+/// only as whitespace between tokens, from some other writer), which a
+/// one-line syslog MSG cannot carry; then the caller re-serializes.
+pub fn stored_body(json: Vec<u8>) -> Option<Body> {
+    if json.iter().any(|&b| b == b'\n' || b == b'\r') {
+        return None;
+    }
+    String::from_utf8(json)
+        .ok()
+        .map(|s| Body::Stored(s.into_boxed_str()))
+}
+
 /// The id a receiver can deduplicate on: an API event's id (its
 /// `Audit-Id`), or for session events the session id and the event's seq
 /// in its log stream (data frames have no id of their own).
@@ -407,5 +438,26 @@ pub fn event_id(ev: &Event, writer: &str, seq: u64) -> String {
     match ev {
         Event::Api(a) => a.id.clone(),
         Event::Session(s) => format!("{}/{writer}:{seq}", s.session_id()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_bodies_are_the_stored_bytes_unless_they_span_lines() {
+        let ev = crate::format::samples::api();
+        let ev = Event::Api(Box::new(ev));
+        let json = serde_json::to_vec(&ev).unwrap();
+        let Some(Body::Stored(s)) = stored_body(json.clone()) else {
+            panic!("compact JSON is sent as stored")
+        };
+        assert_eq!(s.as_bytes(), json);
+        let back: Event = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, ev);
+        let pretty = serde_json::to_vec_pretty(&ev).unwrap();
+        assert_eq!(stored_body(pretty), None, "a line break falls back");
+        assert_eq!(stored_body(vec![b'"', 0xff, b'"']), None, "not UTF-8");
     }
 }

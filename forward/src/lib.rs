@@ -25,6 +25,7 @@ pub mod format;
 pub mod forwarder;
 pub mod metrics;
 pub mod retry;
+mod saver;
 pub mod sink;
 pub mod source;
 

@@ -20,6 +20,8 @@ pub struct LogEvent {
     pub seq: u64,
     /// Size of its JSON in the log (what `batch.maxBytes` counts).
     pub json_len: usize,
+    /// Its JSON as stored (the native format sends it as is).
+    pub json: Vec<u8>,
     pub event: Event,
 }
 
@@ -86,7 +88,7 @@ impl LogSource {
                 if self.skip.covers(&pointer) {
                     continue;
                 }
-                let json_len = b.decoded.json(i).map(<[u8]>::len).unwrap_or(0);
+                let json = b.decoded.json(i).map(<[u8]>::to_vec).unwrap_or_default();
                 let event =
                     b.decoded
                         .event(i)
@@ -98,7 +100,8 @@ impl LogSource {
                 out.push(LogEvent {
                     pointer,
                     seq: first + i as u64,
-                    json_len,
+                    json_len: json.len(),
+                    json,
                     event,
                 });
             }

@@ -4,7 +4,9 @@
 //! "busy" (503) at first and the forwarder is SIGKILLed and restarted part
 //! way. Every event must arrive at both, in the receiver's schema, and
 //! duplicates stay within one batch per forwarder restart (HTTP sinks are
-//! acknowledged per request, so nothing else is resent).
+//! acknowledged per request, and `cursorInterval: 0s` saves the cursor
+//! before the next batch, so nothing else is resent; the background cursor
+//! saving of the default interval is tested against rsyslog).
 
 mod common;
 mod receiver;
@@ -142,7 +144,7 @@ async fn hec_and_webhook_receive_every_event_across_a_forwarder_restart() {
     let webhook = Receiver::start(Some(pki.server.clone()), (200, "{}".into())).await;
 
     let common_opts = format!(
-        "    batch: {{maxEvents: {MAX_EVENTS}, maxWait: 50ms}}\n    rateLimit: 2000\n    retry: {{initialBackoff: 20ms, maxBackoff: 200ms}}\n"
+        "    batch: {{maxEvents: {MAX_EVENTS}, maxWait: 50ms}}\n    cursorInterval: 0s\n    rateLimit: 2000\n    retry: {{initialBackoff: 20ms, maxBackoff: 200ms}}\n"
     );
     let config = dir.join("forward.yaml");
     std::fs::write(

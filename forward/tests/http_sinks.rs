@@ -85,7 +85,9 @@ fn rendered(format: Format, evs: &[Event]) -> Vec<Rendered> {
                 Event::Session(s) => format!("{}+{}", s.session_id(), s.offset_us()),
             },
             time: e.time(),
-            value: render(format, e).expect("API events render in every format"),
+            value: render(format, e)
+                .expect("API events render in every format")
+                .into(),
         })
         .collect()
 }
@@ -152,7 +154,11 @@ async fn hec_posts_one_envelope_per_event_with_the_splunk_token() {
         assert_eq!(o["source"], "kac");
         assert_eq!(o["sourcetype"], "kac:ecs");
         assert_eq!(o["index"], "k8s_audit");
-        assert_eq!(o["event"], batch[i].value, "the event is the rendering");
+        assert_eq!(
+            o["event"],
+            *batch[i].value.to_value(),
+            "the event is the rendering"
+        );
         assert_eq!(
             o["event"]["event"]["id"],
             format!("0193a5b2-0000-7000-8000-{i:012}")

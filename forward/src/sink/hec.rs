@@ -134,7 +134,7 @@ impl HecSink {
             if let Some(i) = &self.index {
                 env.insert("index".into(), i.clone().into());
             }
-            env.insert("event".into(), r.value.clone());
+            env.insert("event".into(), r.value.to_value().into_owned());
             // Serializing a Value into a Vec cannot fail.
             serde_json::to_writer(&mut out, &env).expect("serialize HEC envelope");
             out.push(b'\n');

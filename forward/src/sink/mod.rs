@@ -14,7 +14,48 @@ pub struct Rendered {
     /// When the event happened.
     pub time: chrono::DateTime<chrono::Utc>,
     /// The event rendered in the forwarder's format.
-    pub value: serde_json::Value,
+    pub value: Body,
+}
+
+/// A rendered event's JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Built by a format (k8s-audit, ECS, OCSF; native for HTTP sinks).
+    Value(serde_json::Value),
+    /// The event's JSON exactly as stored in the log (native format): sent
+    /// as is, which spares a parse → `Value` → serialize round trip per
+    /// event on the forwarder's hot path. Always valid JSON on one line
+    /// (the forwarder only uses it for bytes that parsed as an event and
+    /// hold no line break).
+    Stored(Box<str>),
+}
+
+impl Body {
+    /// As a JSON value (HTTP sinks build envelopes around it).
+    pub fn to_value(&self) -> std::borrow::Cow<'_, serde_json::Value> {
+        match self {
+            Body::Value(v) => std::borrow::Cow::Borrowed(v),
+            // Stored bodies parsed as events, so they parse as JSON.
+            Body::Stored(s) => std::borrow::Cow::Owned(serde_json::from_str(s).unwrap_or_default()),
+        }
+    }
+
+    /// Appends the JSON text (one line).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            // A Value always serializes.
+            Body::Value(v) => {
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+            Body::Stored(s) => out.extend_from_slice(s.as_bytes()),
+        }
+    }
+}
+
+impl From<serde_json::Value> for Body {
+    fn from(v: serde_json::Value) -> Body {
+        Body::Value(v)
+    }
 }
 
 /// Why a batch was not delivered.

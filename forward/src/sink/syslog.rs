@@ -257,18 +257,18 @@ pub fn format_message(h: &Header, r: &Rendered, s: &Summary<'_>, out: &mut Vec<u
     if h.bom {
         out.extend_from_slice("\u{feff}".as_bytes());
     }
-    // A Value always serializes.
-    let _ = serde_json::to_writer(&mut *out, &r.value);
+    r.value.write_json(out);
 }
 
 /// Appends `LEN SP MSG` for each event (RFC 6587 octet counting).
 pub fn frame_batch(h: &Header, batch: &[Rendered], meta: &[Summary<'_>], out: &mut Vec<u8>) {
+    use std::io::Write as _;
     let mut msg = Vec::with_capacity(1024);
+    out.reserve(batch.len() * 900);
     for (r, s) in batch.iter().zip(meta) {
         msg.clear();
         format_message(h, r, s, &mut msg);
-        out.extend_from_slice(msg.len().to_string().as_bytes());
-        out.push(b' ');
+        let _ = write!(out, "{} ", msg.len());
         out.extend_from_slice(&msg);
     }
 }

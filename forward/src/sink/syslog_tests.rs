@@ -38,7 +38,7 @@ fn rendered(ev: &Event) -> Rendered {
             _ => "s".into(),
         },
         time: ev.time(),
-        value: serde_json::json!({"k": "v"}),
+        value: serde_json::json!({"k": "v"}).into(),
     }
 }
 

@@ -90,8 +90,10 @@ impl WebhookSink {
 /// The request body: `{"kind":"EventList","apiVersion":"audit.k8s.io/v1",
 /// "metadata":{},"items":[...]}`. Fails if an item is not an audit Event.
 pub fn event_list(batch: &[Rendered]) -> Result<Vec<u8>, SinkError> {
-    for r in batch {
-        if r.value["kind"] != "Event" || r.value["apiVersion"] != "audit.k8s.io/v1" {
+    let values: Vec<std::borrow::Cow<'_, serde_json::Value>> =
+        batch.iter().map(|r| r.value.to_value()).collect();
+    for (r, v) in batch.iter().zip(&values) {
+        if v["kind"] != "Event" || v["apiVersion"] != "audit.k8s.io/v1" {
             return Err(SinkError::Permanent(format!(
                 "webhook: event {} is not an audit.k8s.io/v1 Event; the forwarder must use \
                  `format: k8s-audit`",
@@ -99,7 +101,7 @@ pub fn event_list(batch: &[Rendered]) -> Result<Vec<u8>, SinkError> {
             )));
         }
     }
-    let items: Vec<&serde_json::Value> = batch.iter().map(|r| &r.value).collect();
+    let items: Vec<&serde_json::Value> = values.iter().map(|v| v.as_ref()).collect();
     let list = serde_json::json!({
         "kind": "EventList",
         "apiVersion": "audit.k8s.io/v1",
@@ -133,7 +135,7 @@ mod tests {
         Rendered {
             id: "e1".into(),
             time: chrono::Utc::now(),
-            value,
+            value: value.into(),
         }
     }
 
