@@ -6,6 +6,11 @@
 
 mod cli;
 
+/// mimalloc: the store builds events on one thread and frees them on its
+/// writer and indexer threads, which glibc malloc handles slowly.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     std::process::exit(cli::main());
 }

@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: request handlers build audit events that the store frees on its
+/// writer and indexer threads (cross-thread frees, slow under glibc malloc),
+/// and the proxy allocates per request on many tokio threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kac-proxy",

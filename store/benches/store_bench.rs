@@ -7,6 +7,10 @@
 //! `KAC_BENCH_INGEST_ONLY=1` stops after the ingest rows.
 
 use std::io::Write;
+
+// What the kac-proxy and kac-audit binaries run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
