@@ -3,7 +3,11 @@
 use std::fmt::Write;
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    // The manifest dir at run time, not env!() at the build script's compile
+    // time: a build script binary is reused across checkouts that share a
+    // target dir, and a compiled-in path would point at the wrong one.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = std::path::Path::new(&manifest).join("../samples");
     let mut out = String::from("/// (file name, contents) of samples/policies/*.yaml.\npub const SAMPLE_POLICIES: &[(&str, &str)] = &[\n");
     let dir = root.join("policies");
     println!("cargo:rerun-if-changed={}", dir.display());

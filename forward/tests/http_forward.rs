@@ -13,44 +13,14 @@ mod receiver;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Fwd;
 use receiver::{check_audit_event, Pki, Receiver, HEC_OK};
 use serde_json::Value;
 
 const N: usize = 600;
 const MAX_EVENTS: usize = 50;
-
-/// The forwarder process, SIGKILLed on drop.
-struct Fwd(Child);
-
-impl Fwd {
-    fn start(config: &Path, log: &Path) -> Fwd {
-        let bin = kac_e2e::binary("kac-audit", "kac-audit").expect("kac-audit binary");
-        let err = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        Fwd(Command::new(bin)
-            .args(["forward", "--config"])
-            .arg(config)
-            .env("KAC_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawning kac-audit forward"))
-    }
-}
-
-impl Drop for Fwd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Ids HEC accepted (answered 200), after checking each envelope's shape.
 fn hec_ids(rx: &Receiver) -> HashMap<String, usize> {

@@ -14,10 +14,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fill_store, forward_config, message_id, Rsyslog, TlsFiles};
+use common::{fill_store, forward_config, message_id, Fwd, Rsyslog, TlsFiles};
 
 const N: usize = 5_000;
 const MAX_EVENTS: usize = 100;
@@ -36,36 +35,6 @@ const KILL_AT: usize = 4_000;
 /// a full bucket, the rate over that time, and one batch taken on credit.
 fn unsaved_bound() -> usize {
     RATE + RATE * (CURSOR_INTERVAL_MS + SAVE_MS) / 1000 + MAX_EVENTS
-}
-
-/// The forwarder process, SIGKILLed on drop.
-struct Fwd(Child);
-
-impl Fwd {
-    fn start(config: &Path, log: &Path) -> Fwd {
-        let bin = kac_e2e::binary("kac-audit", "kac-audit").expect("kac-audit binary");
-        let err = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        Fwd(Command::new(bin)
-            .args(["forward", "--config"])
-            .arg(config)
-            .env("KAC_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawning kac-audit forward"))
-    }
-}
-
-impl Drop for Fwd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Counts of each id received, after checking every message's shape.

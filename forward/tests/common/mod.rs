@@ -272,3 +272,34 @@ pub fn forward_config(dir: &Path, store: &Path, sink: &str, extra: &str) -> Path
     .unwrap();
     p
 }
+
+/// A `kac-audit forward --config FILE` process (stderr appended to a
+/// log file), SIGKILLed on drop so a failing test never leaves it behind.
+pub struct Fwd(pub Child);
+
+impl Fwd {
+    pub fn start(config: &Path, log: &Path) -> Fwd {
+        let bin = kac_e2e::binary("kac-audit", "kac-audit").expect("kac-audit binary");
+        let err = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Fwd(Command::new(bin)
+            .args(["forward", "--config"])
+            .arg(config)
+            .env("KAC_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawning kac-audit forward"))
+    }
+}
+
+impl Drop for Fwd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
