@@ -203,3 +203,12 @@ fn nix_term(pid: u32) -> std::io::Result<()> {
         Err(std::io::Error::other("kill failed"))
     }
 }
+
+/// Tests in one file share one demo (one test binary = one process, so this
+/// lock is per file). Tests that create objects and tests that assert the
+/// exact set of objects a user sees take it, so one test's objects never
+/// show up in another's exact listing (a race CI hit).
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}

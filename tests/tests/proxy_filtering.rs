@@ -33,14 +33,6 @@ spec:
     verbs: [get, list, watch]
 ";
 
-/// Tests that create objects and tests that assert the exact set of objects
-/// a user sees share one demo, so they take this lock: one test's objects
-/// must never show up in another's exact listing (a race CI hit).
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
     DEMO.get_or_init(|| {
@@ -118,7 +110,7 @@ fn sorted_lines(out: &str) -> Vec<String> {
 
 #[test]
 fn get_all_shows_only_allowed_objects_of_every_kind() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     // Sam may list every kind in default, and sees only web-* / backup*.
     let out = demo
@@ -177,7 +169,7 @@ fn get_all_shows_only_allowed_objects_of_every_kind() {
 
 #[test]
 fn label_and_field_selected_lists_are_filtered() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     // On prod: the watch test below adds pods to default on dev.
     let andrew = demo.kubectl("andrew", "prod");
@@ -287,7 +279,7 @@ fn label_and_field_selected_lists_are_filtered() {
 
 #[test]
 fn crd_lists_are_filtered_by_name_pattern() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     let sam = demo.kubectl("sam", "dev");
     let visible = [
@@ -363,7 +355,7 @@ fn watch_lines<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
 
 #[test]
 fn a_watched_pod_hidden_by_a_policy_reload_is_deleted_and_then_silent() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     let admin = demo.kubectl("admin", "dev");
     let david = demo.kubectl("david", "dev");
@@ -460,7 +452,7 @@ fn a_watched_pod_hidden_by_a_policy_reload_is_deleted_and_then_silent() {
 
 #[test]
 fn filtered_lists_and_watches_count_hidden_items_in_their_audit_events() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     let andrew = demo.kubectl("andrew", "prod");
     let admin = demo.kubectl("admin", "prod");
@@ -537,7 +529,7 @@ fn filtered_lists_and_watches_count_hidden_items_in_their_audit_events() {
 
 #[test]
 fn an_unfiltered_watch_ends_when_a_reload_no_longer_allows_it_whole() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     let admin = demo.kubectl("admin", "dev");
     let sam = demo.kubectl("sam", "dev");
@@ -578,7 +570,7 @@ fn an_unfiltered_watch_ends_when_a_reload_no_longer_allows_it_whole() {
 
 #[test]
 fn a_python_watch_gets_deleted_for_a_pod_a_reload_hides() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     let admin = demo.kubectl("admin", "prod");
     let david = demo.kubectl("david", "prod");

@@ -11,14 +11,6 @@ use std::time::Duration;
 
 use kac_e2e::{Demo, Kubectl};
 
-/// Tests that create objects and tests that assert the exact set of objects
-/// a user sees share one demo, so they take this lock: one test's objects
-/// must never show up in another's exact listing (a race CI hit).
-fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
     DEMO.get_or_init(|| Demo::start().expect("kac demo starts"))
@@ -36,7 +28,7 @@ fn names(out: &str) -> Vec<String> {
 
 #[test]
 fn david_sees_exactly_his_pods_across_namespaces_on_both_clusters() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     for cluster in ["dev", "prod"] {
         let k = demo().kubectl("david", cluster);
         let out = k.run(&["get", "pods", "-A", "-o", "name"]).unwrap();
@@ -59,7 +51,7 @@ fn david_sees_exactly_his_pods_across_namespaces_on_both_clusters() {
 
 #[test]
 fn andrew_sees_web_but_never_nginx_in_default() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let k = demo().kubectl("andrew", "dev");
     for args in [
         &["get", "pods", "-n", "default"][..],
@@ -234,7 +226,7 @@ fn the_cluster_sees_the_policy_subject_and_never_the_users_token() {
 
 #[test]
 fn create_apply_watch_logs_and_delete_in_own_namespace() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let k = demo().kubectl("david", "dev");
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("cm.yaml");
@@ -417,7 +409,7 @@ fn audit_search_finds_calls_across_both_clusters() {
 
 #[test]
 fn andrews_watch_shows_new_web_pods_but_never_nginx_ones() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     let andrew = demo.kubectl("andrew", "dev");
     let admin = demo.kubectl("admin", "dev");
@@ -471,7 +463,7 @@ fn andrews_watch_shows_new_web_pods_but_never_nginx_ones() {
 
 #[test]
 fn python_client_lists_and_watches_through_the_proxy() {
-    let _state = exclusive();
+    let _state = kac_e2e::demo::exclusive();
     let demo = demo();
     // Through the proxy, the Python client's watch=True is a watch, and its
     // all-namespace list is filtered like kubectl's.
