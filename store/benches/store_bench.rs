@@ -4,7 +4,10 @@
 //! (default 1,000,000). Prints a Markdown section for BENCHMARKS.md.
 //! `KAC_BENCH_DIR=DIR` builds the big store in DIR and keeps it (a later run
 //! with the same size reuses it: only search is measured again);
-//! `KAC_BENCH_INGEST_ONLY=1` stops after the ingest rows.
+//! `KAC_BENCH_INGEST_ONLY=1` stops after the ingest rows;
+//! `KAC_BENCH_STAGES=log,index` (any of `codec`, `log`, `index`) runs only
+//! those ingest stages (for profiling and quicker A/B runs; skipped stages
+//! print 0).
 
 use std::io::Write;
 
@@ -107,6 +110,10 @@ fn main() {
         }
         (median(rates), median(cpu_rates), log_bytes)
     };
+    let stages = std::env::var("KAC_BENCH_STAGES").unwrap_or_else(|_| "codec,log,index".into());
+    let stage = |s: &str| stages.split(',').any(|x| x.trim() == s);
+    let skipped = (0.0, 0.0, 0);
+    let codec = |l| if stage("codec") { codec(l) } else { skipped };
     let codec3 = codec(3);
     let codec4 = codec(4);
     let codec5 = codec(5);
@@ -137,12 +144,24 @@ fn main() {
         st.close().unwrap();
         r
     };
-    let runs: Vec<(f64, f64)> = (0..3).map(|_| ingest(false, &sample)).collect();
+    let stage_runs = |index: bool| -> Vec<(f64, f64)> {
+        let on = stage(if index { "index" } else { "log" });
+        (0..3)
+            .map(|_| {
+                if on {
+                    ingest(index, &sample)
+                } else {
+                    (0.0, 0.0)
+                }
+            })
+            .collect()
+    };
+    let runs: Vec<(f64, f64)> = stage_runs(false);
     let store_log = (
         median(runs.iter().map(|r| r.0).collect()),
         median(runs.iter().map(|r| r.1).collect()),
     );
-    let runs: Vec<(f64, f64)> = (0..3).map(|_| ingest(true, &sample)).collect();
+    let runs: Vec<(f64, f64)> = stage_runs(true);
     let store_indexed = (
         median(runs.iter().map(|r| r.0).collect()),
         median(runs.iter().map(|r| r.1).collect()),
