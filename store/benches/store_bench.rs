@@ -7,7 +7,7 @@
 //! `KAC_BENCH_INGEST_ONLY=1` stops after the ingest rows;
 //! `KAC_BENCH_STAGES=log,index` (any of `codec`, `log`, `index`) runs only
 //! those ingest stages (for profiling and quicker A/B runs; skipped stages
-//! print 0).
+//! print 0); `KAC_BENCH_JSONL=FILE` writes the sample as JSON lines.
 
 use std::io::Write;
 
@@ -67,6 +67,10 @@ fn main() {
             jsonl.push(b'\n');
         }
         base_rates.push(sample_n as f64 / t.elapsed().as_secs_f64());
+    }
+    if let Some(p) = std::env::var_os("KAC_BENCH_JSONL") {
+        // The sample as JSON lines, for compression experiments outside.
+        std::fs::write(p, &jsonl).unwrap();
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&jsonl).unwrap();
@@ -132,9 +136,25 @@ fn main() {
         )
         .unwrap();
         let w = st.writer();
+        // Cloned before the clock starts: building the event is the
+        // caller's cost (the proxy moves each event it built into
+        // `append`), not the store's. `KAC_BENCH_CLONE_TIMED=1` times the
+        // clones too, as runs before 2026-11-29 09:00 UTC did.
+        let timed_clone = std::env::var_os("KAC_BENCH_CLONE_TIMED").is_some();
+        let owned: Vec<Event> = if timed_clone {
+            Vec::new()
+        } else {
+            events.to_vec()
+        };
         let (t, c) = (Instant::now(), cpu());
-        for e in events {
-            w.append(e.clone()).unwrap();
+        if timed_clone {
+            for e in events {
+                w.append(e.clone()).unwrap();
+            }
+        } else {
+            for e in owned {
+                w.append(e).unwrap();
+            }
         }
         st.flush().unwrap();
         let r = (
