@@ -88,15 +88,14 @@ impl LogSource {
                 if self.skip.covers(&pointer) {
                     continue;
                 }
-                let json = b.decoded.json(i).map(<[u8]>::to_vec).unwrap_or_default();
-                let event =
-                    b.decoded
-                        .event(i)
-                        .map_err(|reason| kac_store::StoreError::Corrupt {
-                            file: b.block.path(&dir),
-                            offset: b.block.offset,
-                            reason,
-                        })?;
+                let (event, json) = b.decoded.event_and_json(i).map_err(|reason| {
+                    kac_store::StoreError::Corrupt {
+                        file: b.block.path(&dir),
+                        offset: b.block.offset,
+                        reason,
+                    }
+                })?;
+                let json = json.into_owned();
                 out.push(LogEvent {
                     pointer,
                     seq: first + i as u64,

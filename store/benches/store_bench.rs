@@ -22,17 +22,8 @@ use kac_store::gen::Generator;
 use kac_store::log::codec::{encode_block, encode_frame, RawEvent, ZERO_HASH};
 use kac_store::{Field, Query, Store, StoreOptions};
 
-/// CPU seconds (user + system, all threads) of this process.
-fn cpu() -> f64 {
-    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let u = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr());
-        u.assume_init()
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
+mod common;
+use common::cpu;
 
 fn start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_770_000_000, 0).unwrap()

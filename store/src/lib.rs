@@ -56,6 +56,13 @@ pub struct StoreOptions {
     /// zstd level of blocks: 6 is the measured sweet spot between ingest
     /// rate and the 10x-smaller-than-JSON-lines target (BENCHMARKS.md).
     pub zstd_level: i32,
+    /// zstd level of blocks that are mostly recorded session output (binary
+    /// `session.data` records are at least half their bytes). Session
+    /// output is often incompressible (binaries, compressed files, `cat` of
+    /// random data), and zstd's lazy match finder (levels 5 and up) spends
+    /// ~10x longer on such bytes than levels 1-3 for no gain; on terminal
+    /// text the low levels lose ~15% of the ratio (docs/store.md).
+    pub session_zstd_level: i32,
     /// Commit the index at least this often ("searchable within seconds").
     pub index_commit_interval: Duration,
     /// At most this many appended events wait in memory for the indexer.
@@ -78,6 +85,7 @@ impl Default for StoreOptions {
             queue_max_bytes: 64 << 20,
             on_full: OnFull::Wait,
             zstd_level: 6,
+            session_zstd_level: 1,
             index_commit_interval: Duration::from_secs(1),
             index_backlog_events: 100_000,
         }

@@ -15,10 +15,11 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use kac_event::Event;
+use kac_event::{Event, SessionEvent};
 
 use crate::error::{Result, StoreError};
 use crate::log::codec::{encode_block_with, encode_frame, RawEvent, SegmentHeader};
+use crate::log::record::{encode_record, TAG_SESSION_DATA};
 use crate::log::segment::SegmentWriter;
 use crate::log::{BlockRef, StreamPos};
 use crate::StoreOptions;
@@ -101,11 +102,26 @@ impl Writer {
         // those allocations is freed on the writer thread (a cross-thread
         // free, the costly kind).
         use std::sync::atomic::Ordering::Relaxed;
-        let hint = self.shared.json_hint.load(Relaxed);
-        let mut json = Vec::with_capacity(hint + hint / 4 + 64);
-        serde_json::to_writer(&mut json, &event)
-            .map_err(|e| StoreError::Invalid(format!("event does not serialize: {e}")))?;
-        self.shared.json_hint.store(json.len(), Relaxed);
+        let mut event = event;
+        let invalid = |e| StoreError::Invalid(format!("event does not serialize: {e}"));
+        let json = if let Event::Session(SessionEvent::Data { data, .. }) = &event {
+            // Session output: a binary record (see log::record), sized
+            // exactly by encode_record; the hint stays the JSON events'.
+            let mut rec = Vec::with_capacity(data.len() + 64);
+            encode_record(&event, &mut rec).map_err(invalid)?;
+            // The indexer only needs the session id and time: drop the
+            // bytes here rather than hold them for it.
+            if let Event::Session(SessionEvent::Data { data, .. }) = &mut event {
+                *data = Vec::new();
+            }
+            rec
+        } else {
+            let hint = self.shared.json_hint.load(Relaxed);
+            let mut json = Vec::with_capacity(hint + hint / 4 + 64);
+            encode_record(&event, &mut json).map_err(invalid)?;
+            self.shared.json_hint.store(json.len(), Relaxed);
+            json
+        };
         let time_us = event.time().timestamp_micros();
         let keep = self.shared.opts.index.then_some(event);
         let cap = self.shared.opts.queue_max_bytes;
@@ -269,6 +285,7 @@ pub(crate) fn start(
                 index_tx,
                 unsynced: Vec::new(),
                 zstd: None,
+                zstd_session: None,
                 dirty: false,
                 last_sync: Instant::now()
                     .checked_sub(Duration::from_secs(3600))
@@ -296,6 +313,8 @@ struct Thread {
     unsynced: Vec<IndexBlock>,
     /// Reused for every block (created on the first one).
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// The same for blocks that are mostly session output.
+    zstd_session: Option<zstd::bulk::Compressor<'static>>,
     dirty: bool,
     last_sync: Instant,
 }
@@ -380,10 +399,22 @@ impl Thread {
                 time_us: e.time_us,
             })
             .collect();
-        let z = match &mut self.zstd {
+        // Blocks that are mostly session output get their own (fast) level.
+        let session_bytes: usize = evs
+            .iter()
+            .filter(|e| e.json.first() == Some(&TAG_SESSION_DATA))
+            .map(|e| e.json.len())
+            .sum();
+        let total: usize = evs.iter().map(|e| e.json.len()).sum();
+        let (slot, level) = if session_bytes * 2 >= total && session_bytes > 0 {
+            (&mut self.zstd_session, o.session_zstd_level)
+        } else {
+            (&mut self.zstd, o.zstd_level)
+        };
+        let z = match slot {
             Some(z) => z,
-            None => self.zstd.insert(
-                zstd::bulk::Compressor::new(o.zstd_level)
+            None => slot.insert(
+                zstd::bulk::Compressor::new(level)
                     .map_err(|e| StoreError::io("creating the zstd compressor", e))?,
             ),
         };

@@ -235,14 +235,7 @@ fn sessions_are_reassembled_and_listed() {
             panic!()
         };
         let got = st.session(first.session_id()).unwrap();
-        let want: Vec<SessionEvent> = s
-            .iter()
-            .map(|e| match e {
-                Event::Session(x) => x.clone(),
-                _ => unreachable!(),
-            })
-            .collect();
-        assert_eq!(got, want);
+        assert_eq!(got, common::session_events(s));
     }
     // `sessions user=X` lists exactly that user's sessions, newest first.
     let Event::Session(SessionEvent::Start(st0)) = &sessions[5][0] else {

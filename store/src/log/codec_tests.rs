@@ -115,3 +115,83 @@ proptest! {
         fuzz_decode_segment(&buf);
     }
 }
+
+fn data_event(i: u8) -> kac_event::Event {
+    use kac_event::{DataStream, Event, SessionEvent};
+    Event::Session(SessionEvent::Data {
+        session_id: "0193-s".into(),
+        time: chrono::DateTime::from_timestamp(1_770_000_000 + i64::from(i), 5_000).unwrap(),
+        offset_us: u64::from(i) * 10,
+        stream: DataStream::Stdout,
+        data: vec![i, 0, 0xff, b'{', b'"'],
+    })
+}
+
+/// The first block of a segment made by `segment`.
+fn first_block(buf: &[u8]) -> DecodedBlock {
+    let FrameRead::Frame { total, .. } = decode_frame(buf) else {
+        panic!("no segment header")
+    };
+    let FrameRead::Frame { payload, .. } = decode_frame(&buf[total..]) else {
+        panic!("no block")
+    };
+    decode_block(payload).unwrap()
+}
+
+/// A block as written before session data had a binary record: every
+/// event JSON, session output base64 inside it. It still reads the same.
+#[test]
+fn old_format_block_with_json_session_data_decodes() {
+    let evs: Vec<kac_event::Event> = (0..4).map(data_event).collect();
+    let jsons: Vec<Vec<u8>> = evs.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    assert!(jsons[0].starts_with(b"{\"type\":\"session\",\"event\":\"session.data\""));
+    let (buf, _) = segment(&jsons, 8);
+    assert_eq!(fuzz_decode_segment(&buf), 4);
+    let b = first_block(&buf);
+    for (i, ev) in evs.iter().enumerate() {
+        assert_eq!(&b.event(i).unwrap(), ev);
+        assert_eq!(b.record(i).unwrap(), jsons[i].as_slice());
+        assert!(matches!(b.json(i).unwrap(), std::borrow::Cow::Borrowed(_)));
+        let (e, j) = b.event_and_json(i).unwrap();
+        assert_eq!((&e, j.as_ref()), (ev, jsons[i].as_slice()));
+    }
+}
+
+/// New blocks mix binary session data records with JSON events; readers
+/// get the same events and the same JSON as from the all-JSON form.
+#[test]
+fn mixed_block_reads_like_all_json() {
+    let mut evs: Vec<kac_event::Event> = (0..3).map(data_event).collect();
+    evs.insert(
+        1,
+        kac_event::Event::Api(Box::new(kac_event::ApiEvent {
+            id: "e1".into(),
+            ..Default::default()
+        })),
+    );
+    let recs: Vec<Vec<u8>> = evs
+        .iter()
+        .map(|e| {
+            let mut r = Vec::new();
+            super::record::encode_record(e, &mut r).unwrap();
+            r
+        })
+        .collect();
+    assert_eq!(recs[0][0], super::record::TAG_SESSION_DATA);
+    assert_eq!(recs[1][0], b'{');
+    let (buf, _) = segment(&recs, 8);
+    assert_eq!(fuzz_decode_segment(&buf), 4);
+    let b = first_block(&buf);
+    for (i, ev) in evs.iter().enumerate() {
+        let json = serde_json::to_vec(ev).unwrap();
+        assert_eq!(&b.event(i).unwrap(), ev);
+        assert_eq!(b.json(i).unwrap().as_ref(), json.as_slice());
+        let (e, j) = b.event_and_json(i).unwrap();
+        assert_eq!((&e, j.as_ref()), (ev, json.as_slice()));
+    }
+    // A malformed binary record is an error, not a panic or a skip.
+    let mut bad = recs.clone();
+    bad[2].truncate(5);
+    let (buf, _) = segment(&bad, 8);
+    assert_eq!(fuzz_decode_segment(&buf), 3);
+}

@@ -9,6 +9,7 @@
 
 pub mod anchor;
 pub mod codec;
+pub mod record;
 pub mod segment;
 pub mod verify;
 

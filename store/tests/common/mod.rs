@@ -22,6 +22,16 @@ pub fn open(dir: &Path) -> Store {
     Store::open(dir, opts()).expect("open store")
 }
 
+/// The session events of `evs` (all of them must be session events).
+pub fn session_events(evs: &[Event]) -> Vec<SessionEvent> {
+    evs.iter()
+        .map(|e| match e {
+            Event::Session(x) => x.clone(),
+            _ => panic!("not a session event: {e:?}"),
+        })
+        .collect()
+}
+
 /// Lowercased alphanumeric tokens, like tantivy's default tokenizer.
 pub fn tokens(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric())
