@@ -135,7 +135,7 @@ pub async fn pass_upgrade(
 ) -> Result<(Response<Body>, Option<tokio::task::JoinHandle<(u64, u64)>>), String> {
     let client_upgrade = hyper::upgrade::on(&mut req);
     let mut resp = cluster
-        .upgrade_client
+        .client
         .request(upstream)
         .await
         .map_err(|e| format!("cluster {}: {e}", cluster.name))?;

@@ -467,15 +467,9 @@ impl Proxy {
             .upstream_request(&parts, rest, cluster, id, false)?
             .body(body)
             .map_err(|e| e.to_string())?;
-        // Watches get an HTTP/1.1 connection each: on one multiplexed HTTP/2
-        // connection they would queue behind the server's concurrent-stream
-        // limit (a few hundred) and hang.
-        let client = if mode.watch {
-            &cluster.upgrade_client
-        } else {
-            &cluster.client
-        };
-        let resp = client.request(upstream).await.map_err(|e| {
+        // HTTP/1.1 upstream: a watch holds a pooled connection of its own
+        // (see `Cluster::client`).
+        let resp = cluster.client.request(upstream).await.map_err(|e| {
             format!(
                 "cluster {:?} is unreachable: {}",
                 cluster.name,

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc: request handlers build audit events that the store frees on its
-/// writer and indexer threads (cross-thread frees, slow under glibc malloc),
-/// and the proxy allocates per request on many tokio threads.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// No custom global allocator: with mimalloc, 10,000 idle watches took
+// 1,164 MiB of RSS (108.8 KiB each) against 708 MiB (70.3 KiB) with glibc
+// malloc in the same bench (BENCHMARKS.md, issue #3); mimalloc keeps freed
+// pages per thread, and a proxy holding many idle connections is the case
+// where that hurts. kac-audit, a short-lived batch tool, keeps mimalloc.
 
 #[derive(Parser)]
 #[command(

@@ -84,7 +84,7 @@ pub struct SessionContext {
     pub require_recording: bool,
     pub audit: AuditTx,
     pub spdy: SpdyMode,
-    /// The cluster; its `upgrade_client` (HTTP/1.1) opens the upstream side.
+    /// The cluster; its `client` (HTTP/1.1) opens the upstream side.
     pub cluster: Arc<Cluster>,
     /// The session's task is tracked here, and at shutdown the session is
     /// closed with a Status (exec/attach over WebSocket) or cut (SPDY).

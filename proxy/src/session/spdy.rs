@@ -31,7 +31,7 @@ pub(super) async fn relay(
     ctx: SessionContext,
 ) -> Response<Body> {
     let client_upgrade = hyper::upgrade::on(&mut req);
-    let mut resp = match ctx.cluster.upgrade_client.request(upstream).await {
+    let mut resp = match ctx.cluster.client.request(upstream).await {
         Ok(r) => r,
         Err(e) => {
             return h::status(
