@@ -12,7 +12,9 @@ pub mod search;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tantivy::schema::{Schema, FAST, STRING, TEXT};
+use tantivy::schema::{
+    IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING, TEXT,
+};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{IoContext, Result, StoreError};
@@ -65,25 +67,49 @@ pub fn id_hash(id: &str) -> u64 {
     })
 }
 
+/// `STRING` without field norms. Field norms (one byte per document and
+/// field: the field's length) only feed BM25 scoring; every search here is
+/// ordered by the `time` column and never scored, so they were pure ingest
+/// cost (recorded per field per document, then serialized).
+fn exact_opts() -> TextOptions {
+    STRING.set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
+/// `TEXT` (default tokenizer, positions for phrase queries such as
+/// `"rm -rf"`) without field norms, for the same reason.
+fn text_opts() -> TextOptions {
+    TEXT.set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+            .set_fieldnorms(false),
+    )
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let exact = Field::ALL
         .iter()
         .filter(|f| **f != Field::Id)
-        .map(|f| (*f, b.add_text_field(f.as_str(), STRING)))
+        .map(|f| (*f, b.add_text_field(f.as_str(), exact_opts())))
         .collect();
-    let tag = b.add_text_field("tag", STRING);
+    let tag = b.add_text_field("tag", exact_opts());
     // Where a document's event lives is read from fast fields (columns), not
     // from stored documents: `seg` ("writer/segment", also the term `prune`
     // deletes by) and `loc` (block offset << 20 | index in block). No field
     // is STORED, so indexing compresses no document store and a search
     // decompresses none.
-    let seg = b.add_text_field("seg", STRING | FAST);
+    let seg = b.add_text_field("seg", exact_opts() | FAST);
     // FAST only: `since=`/`until=` run as fast-field range queries, and
     // results are ordered by it. Indexing it too would add one unique term
     // per event to the term dictionary, for nothing.
     let time = b.add_i64_field("time", FAST);
-    let text = b.add_text_field("text", TEXT);
+    let text = b.add_text_field("text", text_opts());
     let loc = b.add_u64_field("loc", FAST);
     // FAST only, like `time`: `id=` runs as a one-value range over the
     // column (a scan, ~ms per million documents — `show ID` is rare), and
