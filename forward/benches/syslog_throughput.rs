@@ -24,7 +24,8 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{fill_store, Rsyslog};
+use common::fill_store;
+use kac_e2e::rsyslog::{rsyslogd, Rsyslog};
 use kac_forward::cursor::Cursor;
 use kac_forward::filter::Summary;
 use kac_forward::sink::syslog::{frame_batch, Header};
@@ -166,7 +167,7 @@ fn main() {
         .collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(300_000);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
-    if common::rsyslogd().is_none() {
+    if rsyslogd().is_none() {
         eprintln!("rsyslogd not installed (scripts/install-test-deps); skipping");
         return;
     }

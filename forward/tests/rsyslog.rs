@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{fill_store, forward_config, message_id, Fwd, Rsyslog, TlsFiles};
+use common::{fill_store, forward_config, message_id, Fwd};
+use kac_e2e::rsyslog::{Rsyslog, TlsFiles};
 
 const N: usize = 5_000;
 const MAX_EVENTS: usize = 100;

@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod extra_proxy;
+pub mod rsyslog;
 pub use demo::Demo;
 pub use extra_proxy::{ExtraConfig, ExtraProxy};
 
