@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use kac_event::{Event, SessionEvent};
 
 use crate::error::{Result, StoreError};
-use crate::log::codec::{encode_block_with, encode_frame, RawEvent, SegmentHeader};
-use crate::log::record::{encode_record, TAG_SESSION_DATA};
+use crate::log::codec::{encode_block_frame, BlockBody, SegmentHeader, FRAME_HEADER};
+use crate::log::record::{encode_record, session_data_head, TAG_SESSION_DATA};
 use crate::log::segment::SegmentWriter;
 use crate::log::{BlockRef, StreamPos};
 use crate::StoreOptions;
@@ -41,8 +41,19 @@ pub enum OnFull {
 struct PendingEvent {
     seq: Seq,
     time_us: i64,
+    /// The stored record, or for session output its binary head...
     json: Vec<u8>,
+    /// ...and its bytes, moved out of the event: they are copied once,
+    /// into the block (see log::record).
+    data: Vec<u8>,
     event: Option<Event>,
+}
+
+impl PendingEvent {
+    /// Bytes of the whole record.
+    fn len(&self) -> usize {
+        self.json.len() + self.data.len()
+    }
 }
 
 struct State {
@@ -104,24 +115,23 @@ impl Writer {
         use std::sync::atomic::Ordering::Relaxed;
         let mut event = event;
         let invalid = |e| StoreError::Invalid(format!("event does not serialize: {e}"));
-        let json = if let Event::Session(SessionEvent::Data { data, .. }) = &event {
-            // Session output: a binary record (see log::record), sized
-            // exactly by encode_record; the hint stays the JSON events'.
-            let mut rec = Vec::with_capacity(data.len() + 64);
-            encode_record(&event, &mut rec).map_err(invalid)?;
-            // The indexer only needs the session id and time: drop the
-            // bytes here rather than hold them for it.
-            if let Event::Session(SessionEvent::Data { data, .. }) = &mut event {
-                *data = Vec::new();
-            }
-            rec
+        let mut head = Vec::with_capacity(64);
+        let (json, data) = if session_data_head(&event, &mut head) {
+            // Session output: a binary record head (see log::record); the
+            // bytes move out of the event (the indexer needs only the
+            // session id and time) and are copied once, into the block.
+            let Event::Session(SessionEvent::Data { data, .. }) = &mut event else {
+                unreachable!("session_data_head accepts session.data only")
+            };
+            (head, std::mem::take(data))
         } else {
             let hint = self.shared.json_hint.load(Relaxed);
             let mut json = Vec::with_capacity(hint + hint / 4 + 64);
             encode_record(&event, &mut json).map_err(invalid)?;
             self.shared.json_hint.store(json.len(), Relaxed);
-            json
+            (json, Vec::new())
         };
+        let size = json.len() + data.len();
         let time_us = event.time().timestamp_micros();
         let keep = self.shared.opts.index.then_some(event);
         let cap = self.shared.opts.queue_max_bytes;
@@ -133,7 +143,7 @@ impl Writer {
             if st.closing {
                 return Err(StoreError::Closed);
             }
-            if st.pending_bytes + json.len() <= cap || st.pending.is_empty() {
+            if st.pending_bytes + size <= cap || st.pending.is_empty() {
                 break;
             }
             match self.shared.opts.on_full {
@@ -149,12 +159,13 @@ impl Writer {
         }
         let seq = st.next_seq;
         st.next_seq += 1;
-        st.pending_bytes += json.len();
+        st.pending_bytes += size;
         let was_empty = st.pending.is_empty();
         st.pending.push_back(PendingEvent {
             seq,
             time_us,
             json,
+            data,
             event: keep,
         });
         let o = &self.shared.opts;
@@ -356,7 +367,7 @@ impl Thread {
                     full_blocks(&st.pending, &o)
                 };
                 let batch: Vec<PendingEvent> = st.pending.drain(..take).collect();
-                st.pending_bytes -= batch.iter().map(|e| e.json.len()).sum::<usize>();
+                st.pending_bytes -= batch.iter().map(PendingEvent::len).sum::<usize>();
                 (batch, due, st.closing)
             };
             self.w.shared.space.notify_all();
@@ -380,7 +391,7 @@ impl Thread {
             let mut bytes = 0;
             while end < batch.len() && end - start < o.block_max_events && bytes < o.block_max_bytes
             {
-                bytes += batch[end].json.len();
+                bytes += batch[end].len();
                 end += 1;
             }
             self.write_block(&mut batch[start..end], o)?;
@@ -392,20 +403,23 @@ impl Thread {
     fn write_block(&mut self, evs: &mut [PendingEvent], o: &StoreOptions) -> Result<()> {
         self.maybe_rotate(o)?;
         let seg = self.seg.as_mut().expect("open segment");
-        let raw: Vec<RawEvent<'_>> = evs
-            .iter()
-            .map(|e| RawEvent {
-                json: &e.json,
-                time_us: e.time_us,
-            })
-            .collect();
+        // The block body, `(len record)*`: each record copied once.
+        let total: usize = evs.iter().map(PendingEvent::len).sum();
+        let mut raw = Vec::with_capacity(total + 4 * evs.len());
+        let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+        let mut session_bytes = 0;
+        for e in evs.iter_mut() {
+            if e.json.first() == Some(&TAG_SESSION_DATA) {
+                session_bytes += e.len();
+            }
+            raw.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            raw.extend_from_slice(&e.json);
+            raw.extend_from_slice(&e.data);
+            e.data = Vec::new();
+            min_t = min_t.min(e.time_us);
+            max_t = max_t.max(e.time_us);
+        }
         // Blocks that are mostly session output get their own (fast) level.
-        let session_bytes: usize = evs
-            .iter()
-            .filter(|e| e.json.first() == Some(&TAG_SESSION_DATA))
-            .map(|e| e.json.len())
-            .sum();
-        let total: usize = evs.iter().map(|e| e.json.len()).sum();
         let (slot, level) = if session_bytes * 2 >= total && session_bytes > 0 {
             (&mut self.zstd_session, o.session_zstd_level)
         } else {
@@ -418,12 +432,18 @@ impl Thread {
                     .map_err(|e| StoreError::io("creating the zstd compressor", e))?,
             ),
         };
-        let payload = encode_block_with(z, evs[0].seq, &seg.last_hash, &raw)
+        let body = BlockBody {
+            first_seq: evs[0].seq,
+            count: evs.len() as u32,
+            min_time_us: min_t,
+            max_time_us: max_t,
+            raw: &raw,
+        };
+        let frame = encode_block_frame(z, &seg.last_hash, &body)
             .map_err(|e| StoreError::io("compressing block", e))?;
-        let mut frame = Vec::with_capacity(payload.len() + 8);
-        encode_frame(&payload, &mut frame);
+        drop(raw);
         let offset = seg.write_frames(&frame)?;
-        seg.last_hash = crate::log::codec::block_hash(&payload);
+        seg.last_hash = crate::log::codec::block_hash(&frame[FRAME_HEADER..]);
         seg.last_seq = evs[evs.len() - 1].seq;
         seg.blocks += 1;
         seg.events += evs.len() as u64;
@@ -508,7 +528,7 @@ fn full_blocks(q: &VecDeque<PendingEvent>, o: &StoreOptions) -> usize {
     let (mut taken, mut n, mut bytes) = (0, 0, 0);
     for (i, e) in q.iter().enumerate() {
         n += 1;
-        bytes += e.json.len();
+        bytes += e.len();
         if n >= o.block_max_events || bytes >= o.block_max_bytes {
             taken = i + 1;
             n = 0;

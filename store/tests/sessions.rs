@@ -123,3 +123,50 @@ fn session_output_reads_back_byte_for_byte_and_is_stored_once() {
     assert_eq!(tailed.len(), all.len());
     assert!(tailed == all, "tail differs from what was appended");
 }
+
+/// Log bytes after appending `evs` with the given zstd levels.
+fn stored_size(evs: &[Event], zstd_level: i32, session_zstd_level: i32) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = kac_store::StoreOptions {
+        zstd_level,
+        session_zstd_level,
+        ..common::opts()
+    };
+    let st = Store::open(dir.path(), opts).unwrap();
+    let w = st.writer();
+    for e in evs {
+        w.append(e.clone()).unwrap();
+    }
+    st.close().unwrap();
+    log_bytes(dir.path())
+}
+
+/// Blocks that are mostly session output are compressed at
+/// `session_zstd_level`, the others at `zstd_level`.
+#[test]
+fn session_blocks_use_the_session_zstd_level() {
+    let text: Vec<u8> = (0..40_000)
+        .flat_map(|i| format!("line {i}: {} and so on\r\n", i % 977).into_bytes())
+        .collect();
+    let mut text_session = session("0193-t", 0);
+    let end = text_session.pop().unwrap();
+    for (i, chunk) in text.chunks(32 << 10).enumerate() {
+        text_session.push(Event::Session(SessionEvent::Data {
+            session_id: "0193-t".into(),
+            time: t(i as i64),
+            offset_us: i as u64,
+            stream: DataStream::Stdout,
+            data: chunk.to_vec(),
+        }));
+    }
+    text_session.push(end);
+    let fast = stored_size(&text_session, 19, 1);
+    let slow = stored_size(&text_session, 1, 19);
+    assert!(
+        (slow as f64) < fast as f64 * 0.9,
+        "session level 19 {slow} bytes vs level 1 {fast} bytes"
+    );
+    let apis: Vec<Event> = (0..3000).map(api).collect();
+    let (a, b) = (stored_size(&apis, 19, 1), stored_size(&apis, 1, 19));
+    assert!(a < b, "API blocks: zstd_level 19 {a} bytes vs 1 {b} bytes");
+}

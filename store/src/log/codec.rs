@@ -49,6 +49,8 @@ pub const ZSTD_MIN_MATCH: u32 = 6;
 pub const KIND_SEGMENT: u8 = 1;
 pub const KIND_BLOCK: u8 = 2;
 pub const KIND_SEAL: u8 = 3;
+/// Bytes of a block payload before the compressed body.
+const BLOCK_HEADER: usize = 1 + 8 + 4 + 8 + 8 + 32 + 4 + 4;
 
 /// Appends one frame around `payload` to `out`.
 pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
@@ -257,20 +259,64 @@ pub fn encode_block_with(
     if events.is_empty() {
         (min_t, max_t) = (0, 0);
     }
-    // Sticky on the context; setting it per block costs a field store.
-    z.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
-    let compressed = z.compress(&raw)?;
-    let mut p = Vec::with_capacity(compressed.len() + 70);
-    p.push(KIND_BLOCK);
-    p.extend_from_slice(&first_seq.to_le_bytes());
-    p.extend_from_slice(&(events.len() as u32).to_le_bytes());
-    p.extend_from_slice(&min_t.to_le_bytes());
-    p.extend_from_slice(&max_t.to_le_bytes());
-    p.extend_from_slice(prev_hash);
-    p.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    p.extend_from_slice(&0u32.to_le_bytes());
-    p.extend_from_slice(&compressed);
-    Ok(p)
+    let body = BlockBody {
+        first_seq,
+        count: events.len() as u32,
+        min_time_us: min_t,
+        max_time_us: max_t,
+        raw: &raw,
+    };
+    append_block(z, Vec::new(), prev_hash, &body)
+}
+
+/// An already laid out block body: `raw` is `(len:u32le record[len])*`
+/// of `count` events.
+pub struct BlockBody<'a> {
+    pub first_seq: u64,
+    pub count: u32,
+    pub min_time_us: i64,
+    pub max_time_us: i64,
+    pub raw: &'a [u8],
+}
+
+/// The whole frame of a block (frame header and payload) in one buffer:
+/// zstd writes straight into it, so a block of incompressible session
+/// output is not copied again after compression. The payload, which the
+/// hash chain covers, is `frame[FRAME_HEADER..]`.
+pub fn encode_block_frame(
+    z: &mut zstd::bulk::Compressor<'_>,
+    prev_hash: &Hash,
+    body: &BlockBody<'_>,
+) -> std::io::Result<Vec<u8>> {
+    let mut frame = append_block(z, vec![0; FRAME_HEADER], prev_hash, body)?;
+    let len = (frame.len() - FRAME_HEADER) as u32;
+    let crc = crc32c::crc32c(&frame[FRAME_HEADER..]);
+    frame[0..4].copy_from_slice(&len.to_le_bytes());
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    Ok(frame)
+}
+
+/// Appends a block payload to `out`, compressing in place.
+fn append_block(
+    z: &mut zstd::bulk::Compressor<'_>,
+    mut out: Vec<u8>,
+    prev_hash: &Hash,
+    b: &BlockBody<'_>,
+) -> std::io::Result<Vec<u8>> {
+    out.reserve(BLOCK_HEADER + zstd::zstd_safe::compress_bound(b.raw.len()));
+    out.push(KIND_BLOCK);
+    out.extend_from_slice(&b.first_seq.to_le_bytes());
+    out.extend_from_slice(&b.count.to_le_bytes());
+    out.extend_from_slice(&b.min_time_us.to_le_bytes());
+    out.extend_from_slice(&b.max_time_us.to_le_bytes());
+    out.extend_from_slice(prev_hash);
+    out.extend_from_slice(&(b.raw.len() as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let at = out.len() as u64;
+    let mut cur = std::io::Cursor::new(out);
+    cur.set_position(at);
+    z.compress_to_buffer(b.raw, &mut cur)?;
+    Ok(cur.into_inner())
 }
 
 /// Parses a block header; returns it with the compressed body.

@@ -60,30 +60,43 @@ fn stream_from(code: u8) -> Result<DataStream, String> {
 /// Appends the stored record of `event` to `out`: the binary form for
 /// `session.data`, JSON for everything else.
 pub fn encode_record(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    if let Event::Session(SessionEvent::Data {
+    if session_data_head(event, out) {
+        if let Event::Session(SessionEvent::Data { data, .. }) = event {
+            out.extend_from_slice(data);
+        }
+        return Ok(());
+    }
+    serde_json::to_writer(out, event)
+}
+
+/// Appends the binary record of a `session.data` event without its data
+/// bytes, which follow it in the block (the writer moves them there
+/// without another copy). False, writing nothing, for any other event.
+pub fn session_data_head(event: &Event, out: &mut Vec<u8>) -> bool {
+    let Event::Session(SessionEvent::Data {
         session_id,
         time,
         offset_us,
         stream,
         data,
     }) = event
-    {
-        // A session id is a UUID; one too long for the u16 length (never
-        // written by the recorder) simply stays JSON.
-        if let Ok(id_len) = u16::try_from(session_id.len()) {
-            out.reserve(DATA_HEADER + session_id.len() + data.len());
-            out.push(TAG_SESSION_DATA);
-            out.push(stream_code(*stream));
-            out.extend_from_slice(&time.timestamp().to_le_bytes());
-            out.extend_from_slice(&time.timestamp_subsec_nanos().to_le_bytes());
-            out.extend_from_slice(&offset_us.to_le_bytes());
-            out.extend_from_slice(&id_len.to_le_bytes());
-            out.extend_from_slice(session_id.as_bytes());
-            out.extend_from_slice(data);
-            return Ok(());
-        }
-    }
-    serde_json::to_writer(out, event)
+    else {
+        return false;
+    };
+    // A session id is a UUID; one too long for the u16 length (never
+    // written by the recorder) simply stays JSON.
+    let Ok(id_len) = u16::try_from(session_id.len()) else {
+        return false;
+    };
+    out.reserve(DATA_HEADER + session_id.len() + data.len());
+    out.push(TAG_SESSION_DATA);
+    out.push(stream_code(*stream));
+    out.extend_from_slice(&time.timestamp().to_le_bytes());
+    out.extend_from_slice(&time.timestamp_subsec_nanos().to_le_bytes());
+    out.extend_from_slice(&offset_us.to_le_bytes());
+    out.extend_from_slice(&id_len.to_le_bytes());
+    out.extend_from_slice(session_id.as_bytes());
+    true
 }
 
 /// A decoded record, borrowing from the block.
