@@ -312,6 +312,8 @@ fn append_block(
     out.extend_from_slice(prev_hash);
     out.extend_from_slice(&(b.raw.len() as u32).to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
+    // Sticky on the context; setting it per block costs a field store.
+    z.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
     let at = out.len() as u64;
     let mut cur = std::io::Cursor::new(out);
     cur.set_position(at);
