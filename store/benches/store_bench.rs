@@ -11,7 +11,9 @@
 
 use std::io::Write;
 
-// What the kac-proxy and kac-audit binaries run.
+// What kac-audit (reindex, forward) runs. kac-proxy, which embeds the
+// store, uses glibc malloc since cadccce (idle-watch memory, issue #3), so
+// the proxy's own ingest may be slower than these figures.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
