@@ -409,7 +409,10 @@ pub fn decode_block(payload: &[u8]) -> Result<DecodedBlock, String> {
             header.raw_len
         ));
     }
-    let mut spans = Vec::with_capacity(header.count as usize);
+    // The count is untrusted: every event takes at least its 4-byte length,
+    // so no more than raw.len() / 4 spans can follow (a forged count of
+    // 2^32 asked for 64 GiB here; found by the store_segment fuzz target).
+    let mut spans = Vec::with_capacity((header.count as usize).min(raw.len() / 4));
     let mut c = Cursor::new(&raw);
     while c.pos < raw.len() {
         let n = c.u32()? as usize;
