@@ -19,15 +19,7 @@ use crate::sink::hec::HecConfig;
 use crate::sink::syslog::SyslogConfig;
 use crate::sink::webhook::{WebhookConfig, WebhookSink};
 
-/// A configuration error: `file:line: field: message`.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{file}:{line}: {field}: {message}")]
-pub struct ConfigError {
-    pub file: String,
-    pub line: usize,
-    pub field: String,
-    pub message: String,
-}
+pub use kac_config::{parse_duration, ConfigError};
 
 /// The standalone forwarder file (`kac-audit forward --config FILE`).
 #[derive(Debug, Clone, Deserialize)]
@@ -181,27 +173,6 @@ impl SinkConfig {
     }
 }
 
-/// Durations as `250ms`, `5s`, `10m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("duration {s:?} has no unit (ms, s, m, h)"))?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("duration {s:?} does not start with a number"))?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => return Err(format!("duration {s:?} has unknown unit {unit:?}")),
-    };
-    ms.map(Duration::from_millis)
-        .ok_or_else(|| format!("duration {s:?} is too large"))
-}
-
 /// Sizes as `65536`, `64KiB`, `1MiB` (also `k`/`KB`/`M`/`MB`, all powers of 2).
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let s = s.trim();
@@ -220,10 +191,7 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
-pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_duration(&s).map_err(serde::de::Error::custom)
-}
+pub(crate) use kac_config::duration::deserialize as duration;
 
 fn bytes_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     #[derive(Deserialize)]
@@ -242,14 +210,8 @@ impl ForwardFile {
     /// Reads, parses and validates a forwarder file; relative paths (store,
     /// state dir) become relative to the file's directory.
     pub fn load(path: &Path) -> Result<ForwardFile, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            line: 0,
-            field: "-".into(),
-            message: format!("cannot read: {e}"),
-        })?;
-        let mut f = Self::parse(&file, &text)?;
+        let text = kac_config::read(path)?;
+        let mut f = Self::parse(&path.display().to_string(), &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in f.store.iter_mut().chain(std::iter::once(&mut f.state_dir)) {
             if p.is_relative() {
@@ -352,46 +314,14 @@ impl ForwarderConfig {
     }
 }
 
+/// A YAML error in a forwarder file; one inside `sink:` (an internally
+/// tagged enum, which serde reports without a location) points at `sink:`.
 fn yaml_error(file: &str, text: &str, e: &serde_yaml::Error) -> ConfigError {
-    let msg = e.to_string();
-    let (field, message) = match msg.split_once(": ") {
-        Some((f, m)) if !f.contains(' ') => (f.to_string(), m.to_string()),
-        _ => ("-".to_string(), msg.clone()),
-    };
-    let message = message
-        .rsplit_once(" at line ")
-        .map(|(m, _)| m.to_string())
-        .unwrap_or(message);
-    // serde reports errors inside a map at the map's first line (and those
-    // inside `sink:`, an internally tagged enum, without a location); point
-    // at the key the message names, searching from there.
-    let from = e.location().map(|l| l.line()).unwrap_or(1);
-    let line = named_key_line(text, &message, from)
-        .or(e.location().map(|l| l.line()))
-        .unwrap_or_else(|| find_line(text, "sink:"));
-    ConfigError {
-        file: file.into(),
-        line,
-        field,
-        message,
+    let mut err = kac_config::yaml_error(file, text, e);
+    if err.line == 0 {
+        err.line = find_line(text, "sink:");
     }
-}
-
-/// Line (at or after `from`) of the key an "unknown field `x`" or
-/// "missing field `x`"-style message names.
-fn named_key_line(text: &str, message: &str, from: usize) -> Option<usize> {
-    if !message.starts_with("unknown field") {
-        return None;
-    }
-    let key = message.split('`').nth(1)?;
-    text.lines()
-        .enumerate()
-        .skip(from.saturating_sub(1))
-        .find(|(_, l)| {
-            let t = l.trim_start_matches([' ', '-', '{']);
-            t.starts_with(&format!("{key}:")) || l.contains(&format!(" {key}:"))
-        })
-        .map(|(i, _)| i + 1)
+    err
 }
 
 /// Line of `key:` inside the forwarder entry named `name` (or the line of
@@ -415,12 +345,7 @@ fn field_line(text: &str, name: &str, key: &str) -> usize {
     s + 1
 }
 
-fn find_line(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map(|i| i + 1)
-        .unwrap_or(0)
-}
+use kac_config::find_line;
 
 /// Fuzz entry: parsing arbitrary bytes as a forwarder file never panics,
 /// and an accepted file holds only valid, uniquely named forwarders.

@@ -14,15 +14,8 @@ use serde::Deserialize;
 
 use crate::audit::Backpressure;
 
-/// A configuration error: `file:line: field: message`.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {field}: {message}")]
-pub struct ConfigError {
-    pub file: String,
-    pub line: usize,
-    pub field: String,
-    pub message: String,
-}
+pub use kac_config::ConfigError;
+use kac_config::{duration as duration_str, find_line};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -196,49 +189,12 @@ fn default_refresh_ttl() -> Duration {
     Duration::from_secs(7 * 86400)
 }
 
-/// Durations as `100ms`, `5s`, `10m`, `8h`, `2d`.
-pub mod duration_str {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn parse(s: &str) -> Result<Duration, String> {
-        let s = s.trim();
-        let split = s
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("duration {s:?} has no unit (ms, s, m, h, d)"))?;
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("duration {s:?} does not start with a number"))?;
-        let secs = match unit {
-            "ms" => return Ok(Duration::from_millis(n)),
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86400,
-            _ => return Err(format!("duration {s:?} has unknown unit {unit:?}")),
-        };
-        Ok(Duration::from_secs(secs))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
 impl ProxyConfig {
     /// Read, parse and validate a config file; relative paths become
     /// relative to the file's directory.
     pub fn load(path: &Path) -> Result<ProxyConfig, ConfigError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            line: 0,
-            field: "-".into(),
-            message: format!("cannot read: {e}"),
-        })?;
-        let mut cfg = Self::parse(&file, &text)?;
+        let text = kac_config::read(path)?;
+        let mut cfg = Self::parse(&path.display().to_string(), &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve_paths(base);
         cfg.config_dir = base.to_path_buf();
@@ -247,7 +203,8 @@ impl ProxyConfig {
 
     /// Parse and validate config text (no path resolution).
     pub fn parse(file: &str, text: &str) -> Result<ProxyConfig, ConfigError> {
-        let cfg: ProxyConfig = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        let cfg: ProxyConfig =
+            serde_yaml::from_str(text).map_err(|e| kac_config::yaml_error(file, text, &e))?;
         cfg.validate(file, text)?;
         Ok(cfg)
     }
@@ -397,26 +354,6 @@ pub(crate) fn validate_cluster(c: &ClusterConfig) -> Result<(), (&'static str, S
     Ok(())
 }
 
-fn yaml_error(file: &str, e: &serde_yaml::Error) -> ConfigError {
-    let line = e.location().map(|l| l.line()).unwrap_or(0);
-    let msg = e.to_string();
-    // serde_norway prefixes the message with the field path ("clusters[0]: ...").
-    let (field, message) = match msg.split_once(": ") {
-        Some((f, m)) if !f.contains(' ') => (f.to_string(), m.to_string()),
-        _ => ("-".to_string(), msg.clone()),
-    };
-    let message = message
-        .rsplit_once(" at line ")
-        .map(|(m, _)| m.to_string())
-        .unwrap_or(message);
-    ConfigError {
-        file: file.into(),
-        line,
-        field,
-        message,
-    }
-}
-
 /// Line of `key:` in the block that starts at the line containing `start`
 /// (falls back to the start line).
 fn find_field_line(text: &str, start: &str, key: &str) -> usize {
@@ -437,14 +374,6 @@ fn find_field_line(text: &str, start: &str, key: &str) -> usize {
         }
     }
     s + 1
-}
-
-/// Best-effort line of the first occurrence of `needle` (1-based, 0 if absent).
-fn find_line(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map(|i| i + 1)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -517,9 +446,15 @@ audit:
 
     #[test]
     fn durations_parse_with_units() {
-        assert_eq!(duration_str::parse("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(duration_str::parse("2h"), Ok(Duration::from_secs(7200)));
-        assert!(duration_str::parse("10").is_err());
-        assert!(duration_str::parse("10y").is_err());
+        assert_eq!(
+            kac_config::parse_duration("250ms"),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            kac_config::parse_duration("2d"),
+            Ok(Duration::from_secs(2 * 86400))
+        );
+        assert!(kac_config::parse_duration("10").is_err());
+        assert!(kac_config::parse_duration("10y").is_err());
     }
 }

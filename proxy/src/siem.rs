@@ -16,14 +16,7 @@ use crate::metrics::Metrics;
 /// Validates `forwarders:` (names, batch sizes, sink settings) and that
 /// they have a store to read.
 pub(crate) fn validate(cfg: &ProxyConfig, file: &str, text: &str) -> Result<(), ConfigError> {
-    kac_forward::config::validate_all(&cfg.forwarders, file, text, "forwarders").map_err(|e| {
-        ConfigError {
-            file: e.file,
-            line: e.line,
-            field: e.field,
-            message: e.message,
-        }
-    })?;
+    kac_forward::config::validate_all(&cfg.forwarders, file, text, "forwarders")?;
     if !cfg.forwarders.is_empty() && cfg.audit.store.is_none() {
         return Err(ConfigError {
             file: file.into(),
