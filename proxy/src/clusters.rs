@@ -87,11 +87,13 @@ impl Cluster {
             }
             None => None,
         };
-        // hyper-rustls sets ALPN itself (http/1.1).
+        // hyper-rustls requires a config without ALPN (an HTTP/1-only
+        // connector offers none, and the server answers in HTTP/1.1); our
+        // own relays offer http/1.1 explicitly. One config, built once.
         let tls_pooled =
             kac_pki::client_config(&ca_pem, client_cert.as_ref(), &[]).with_context(ctx)?;
-        let tls_http1 = kac_pki::client_config(&ca_pem, client_cert.as_ref(), &[b"http/1.1"])
-            .with_context(ctx)?;
+        let mut tls_http1 = tls_pooled.clone();
+        tls_http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         let (origin, base_path) = split_url(&config.server)?;
         Ok(Cluster {
             name: config.name.clone(),
