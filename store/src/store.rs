@@ -13,14 +13,14 @@ use kac_event::Event;
 use serde::Serialize;
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::index::doc::{docs_for_block, SessionCtx, KIND_START};
+use crate::index::doc::{session_doc, SessionCtx, KIND_START};
 use crate::index::search::{self, Kinds};
 use crate::index::{IndexHandle, Indexer, COMMIT_DOCS};
 use crate::log::anchor::{self, Anchor};
 use crate::log::codec::SegmentHeader;
 use crate::log::segment::{self, SegmentWriter};
 use crate::log::verify::{verify_log, VerifyIssue, VerifyReport};
-use crate::log::{scan_blocks, BlockReader, BlockRef, Pointer, StreamPos};
+use crate::log::{scan_blocks, BlockReader, BlockRef, StreamPos};
 use crate::query::{Field, Query};
 use crate::writer::{self, IndexMsg, Writer};
 use crate::StoreOptions;
@@ -206,7 +206,7 @@ impl Store {
                 })?;
             done += b.next.offset.saturating_sub(b.block.offset);
             n += events.len() as u64;
-            index_block(&mut ix, h, &self.blocks, &b.block, b.next, &events)?;
+            index_block(&mut ix, h, &self.blocks, &b.block, b.next, events)?;
             progress(done.min(total), total);
             if ix.uncommitted >= COMMIT_DOCS {
                 ix.commit(&h.reader)?;
@@ -353,6 +353,7 @@ fn new_segment(
     SegmentWriter::create(
         dir,
         SegmentHeader {
+            hash: crate::log::codec::ChainHash::CURRENT,
             writer: opts.writer_id.clone(),
             segment_seq: seq,
             first_seq,
@@ -363,32 +364,30 @@ fn new_segment(
 }
 
 /// Adds the documents of one block and advances the indexer's position.
+/// Takes the events by value: API events move into their documents.
 fn index_block(
     ix: &mut Indexer,
     h: &IndexHandle,
     blocks: &BlockReader,
     block: &BlockRef,
     next: StreamPos,
-    events: &[Event],
+    events: Vec<Event>,
 ) -> Result<()> {
-    let evs: Vec<(Pointer, &Event)> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let p = Pointer {
-                writer: block.writer.clone(),
-                segment: block.segment,
-                offset: block.offset,
-                index: i as u32,
-            };
-            (p, e)
-        })
-        .collect();
-    let mut lookup = |sid: &str| lookup_session(h, blocks, sid);
-    let docs = docs_for_block(&evs, &mut ix.sessions, &mut lookup);
-    let seg = crate::index::seg_key(&block.writer, block.segment);
-    for d in &docs {
-        ix.add(d, &seg)?;
+    let seg: Arc<str> = Arc::from(crate::index::seg_key(&block.writer, block.segment));
+    let mut chunked = Vec::new();
+    for (i, ev) in events.into_iter().enumerate() {
+        let loc = crate::index::loc(block.offset, i as u32)?;
+        match ev {
+            Event::Api(a) => ix.add_api(a, &seg, loc)?,
+            Event::Session(s) => {
+                let time_us = s.time().timestamp_micros();
+                let mut lookup = |sid: &str| lookup_session(h, blocks, sid);
+                let d = session_doc(&s, time_us, &mut ix.sessions, &mut lookup, &mut chunked);
+                if let Some(d) = d {
+                    ix.add_spec(&d, &seg, loc)?;
+                }
+            }
+        }
     }
     ix.position.streams.insert(block.writer.clone(), next);
     Ok(())
@@ -446,7 +445,7 @@ fn index_thread(
                             None => read_block(&blocks, &b.block),
                         };
                         report(events.and_then(|evs| {
-                            index_block(&mut x, &h, &blocks, &b.block, b.next, &evs)
+                            index_block(&mut x, &h, &blocks, &b.block, b.next, evs)
                         }));
                     }
                     backlog.fetch_sub(held, std::sync::atomic::Ordering::Relaxed);
@@ -455,7 +454,7 @@ fn index_thread(
                     report(x.commit(&h.reader));
                 }
             }
-            Ok(IndexMsg::DeleteSegment(w, s)) => x.delete_segment(&w, s),
+            Ok(IndexMsg::DeleteSegment(w, s)) => report(x.delete_segment(&w, s)),
             Ok(IndexMsg::Flush(reply)) => {
                 let _ = reply.send(x.commit(&h.reader));
             }

@@ -62,6 +62,13 @@ fn prune_drops_old_segments_and_the_chain_still_verifies() {
     assert!(first_old.is_none(), "pruned event still found");
     let remaining: usize = st.tail(Position::start()).count();
     assert_eq!(remaining as u64, 3000 - r.events);
+    // The pruned segments' documents are gone from the index itself (not
+    // only unreadable in the log): the index counts exactly what is left.
+    let s = st.stats().unwrap();
+    assert_eq!(
+        (s.index_docs, s.api_events),
+        (remaining as u64, remaining as u64)
+    );
     st.close().unwrap();
     // Reopen and go on appending: the chain continues from the anchor.
     let st = Store::open(dir.path(), opts).unwrap();

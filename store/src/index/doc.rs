@@ -1,6 +1,6 @@
-//! Event → index document mapping, as plain data (no tantivy types), so the
-//! mapping can be unit-tested and the brute-force test oracle can be checked
-//! against it independently.
+//! Session event → index document mapping, as plain data (no tantivy
+//! types). API events, the bulk of the log, are read in place instead
+//! (`super::tdoc`).
 //!
 //! One document per API event and per session start, command and end.
 //! Session data and resize frames are far too many to index one by one: a
@@ -10,11 +10,12 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use kac_event::{Event, SessionEvent, SessionKind};
+use kac_event::{SessionEvent, SessionKind};
 
-use crate::log::Pointer;
 use crate::query::Field;
 
+/// The kind of API event documents. They carry no `kind` term (one term
+/// less for most documents): `kind=api` matches documents without one.
 pub const KIND_API: &str = "api";
 pub const KIND_START: &str = "session.start";
 pub const KIND_COMMAND: &str = "session.command";
@@ -32,7 +33,6 @@ pub struct DocSpec<'a> {
     pub time_us: i64,
     /// Free text (typed commands).
     pub text: Vec<Cow<'a, str>>,
-    pub ptr: Pointer,
 }
 
 type Fields<'a> = Vec<(Field, Cow<'a, str>)>;
@@ -124,104 +124,78 @@ fn ctx_fields(fields: &mut Fields<'_>, tags: &mut Vec<String>, c: &SessionCtx) {
     tags.extend(c.tags.iter().map(|(k, v)| format!("{k}={v}")));
 }
 
-/// Maps the events of one block to documents. `lookup` finds the context of
-/// a session whose start is not in `ctx` (started before a restart).
-pub fn docs_for_block<'a>(
-    events: &[(Pointer, &'a Event)],
+/// Maps one session event to its document, if it gets one. `chunked`
+/// holds the sessions that already have a chunk document in this block
+/// (one per session per block). `lookup` finds the context of a session
+/// whose start is not in `ctx` (started before a restart).
+///
+/// API events do not come here: they are read in place by
+/// [`super::tdoc::IndexDoc::api`].
+pub fn session_doc<'a>(
+    s: &'a SessionEvent,
+    time_us: i64,
     ctx: &mut SessionContexts,
     lookup: &mut dyn FnMut(&str) -> Option<SessionCtx>,
-) -> Vec<DocSpec<'a>> {
-    let mut out = Vec::with_capacity(events.len());
-    let mut chunked: Vec<&'a str> = Vec::new();
-    for (ptr, ev) in events {
-        let time_us = ev.time().timestamp_micros();
-        let mut fields = Vec::with_capacity(16);
-        let mut tags = Vec::new();
-        let mut text = Vec::new();
-        let kind = match ev {
-            Event::Api(a) => {
-                push(&mut fields, Field::Id, &a.id);
-                push(&mut fields, Field::User, &a.user.name);
-                for g in &a.user.groups {
-                    push(&mut fields, Field::Group, g);
-                }
-                push(&mut fields, Field::Cluster, &a.cluster);
-                tags.extend(a.cluster_tags.iter().map(|(k, v)| format!("{k}={v}")));
-                push(&mut fields, Field::Verb, &a.verb);
-                push(&mut fields, Field::ApiGroup, &a.api_group);
-                push(&mut fields, Field::Resource, &a.resource);
-                push(&mut fields, Field::Namespace, &a.namespace);
-                push(&mut fields, Field::Name, &a.name);
-                push(&mut fields, Field::Decision, a.decision.outcome.as_str());
-                fields.push((Field::Code, Cow::Owned(a.code.to_string())));
-                if let Some(s) = &a.session_id {
-                    push(&mut fields, Field::Session, s);
-                }
-                KIND_API
+    chunked: &mut Vec<String>,
+) -> Option<DocSpec<'a>> {
+    let mut fields = Vec::with_capacity(16);
+    let mut tags = Vec::new();
+    let mut text = Vec::new();
+    let sid = s.session_id();
+    let kind = match s {
+        SessionEvent::Start(st) => {
+            let c = SessionCtx::from_start(st);
+            ctx_fields(&mut fields, &mut tags, &c);
+            ctx.insert(sid.to_string(), c);
+            if !st.command.is_empty() {
+                text.push(Cow::Owned(st.command.join(" ")));
             }
-            Event::Session(s) => {
-                let sid = s.session_id();
-                let k = match s {
-                    SessionEvent::Start(st) => {
-                        let c = SessionCtx::from_start(st);
-                        ctx_fields(&mut fields, &mut tags, &c);
-                        ctx.insert(sid.to_string(), c);
-                        if !st.command.is_empty() {
-                            text.push(Cow::Owned(st.command.join(" ")));
-                        }
-                        push(&mut fields, Field::Id, sid);
-                        KIND_START
-                    }
-                    SessionEvent::Command(c) => {
-                        if let Some(c) = ctx.get(sid).cloned().or_else(|| lookup(sid)) {
-                            ctx_fields(&mut fields, &mut tags, &c);
-                            ctx.insert(sid.to_string(), c);
-                        }
-                        text.push(Cow::Borrowed(c.text.as_str()));
-                        KIND_COMMAND
-                    }
-                    SessionEvent::End(e) => {
-                        match ctx.get(sid).cloned().or_else(|| lookup(sid)) {
-                            Some(c) => ctx_fields(&mut fields, &mut tags, &c),
-                            None => {
-                                push(&mut fields, Field::User, &e.user);
-                                push(&mut fields, Field::Cluster, &e.cluster);
-                            }
-                        }
-                        ctx.remove(sid);
-                        KIND_END
-                    }
-                    SessionEvent::Data { .. } | SessionEvent::Resize { .. } => {
-                        if !chunked.contains(&sid) {
-                            chunked.push(sid);
-                            out.push(DocSpec {
-                                kind: KIND_CHUNK,
-                                fields: vec![
-                                    (Field::Session, Cow::Borrowed(sid)),
-                                    (Field::Kind, Cow::Borrowed(KIND_CHUNK)),
-                                ],
-                                tags: Vec::new(),
-                                time_us,
-                                text: Vec::new(),
-                                ptr: ptr.clone(),
-                            });
-                        }
-                        continue;
-                    }
-                };
-                push(&mut fields, Field::Session, sid);
-                k
+            push(&mut fields, Field::Id, sid);
+            KIND_START
+        }
+        SessionEvent::Command(c) => {
+            if let Some(c) = ctx.get(sid).cloned().or_else(|| lookup(sid)) {
+                ctx_fields(&mut fields, &mut tags, &c);
+                ctx.insert(sid.to_string(), c);
             }
-        };
-        fields.push((Field::Kind, Cow::Borrowed(kind)));
-        out.push(DocSpec {
-            kind,
-            fields,
-            tags,
-            time_us,
-            text,
-            ptr: ptr.clone(),
-        });
-    }
-    out
+            text.push(Cow::Borrowed(c.text.as_str()));
+            KIND_COMMAND
+        }
+        SessionEvent::End(e) => {
+            match ctx.get(sid).cloned().or_else(|| lookup(sid)) {
+                Some(c) => ctx_fields(&mut fields, &mut tags, &c),
+                None => {
+                    push(&mut fields, Field::User, &e.user);
+                    push(&mut fields, Field::Cluster, &e.cluster);
+                }
+            }
+            ctx.remove(sid);
+            KIND_END
+        }
+        SessionEvent::Data { .. } | SessionEvent::Resize { .. } => {
+            if chunked.iter().any(|c| c == sid) {
+                return None;
+            }
+            chunked.push(sid.to_string());
+            return Some(DocSpec {
+                kind: KIND_CHUNK,
+                fields: vec![
+                    (Field::Session, Cow::Borrowed(sid)),
+                    (Field::Kind, Cow::Borrowed(KIND_CHUNK)),
+                ],
+                tags: Vec::new(),
+                time_us,
+                text: Vec::new(),
+            });
+        }
+    };
+    push(&mut fields, Field::Session, sid);
+    fields.push((Field::Kind, Cow::Borrowed(kind)));
+    Some(DocSpec {
+        kind,
+        fields,
+        tags,
+        time_us,
+        text,
+    })
 }

@@ -8,19 +8,24 @@
 
 pub mod doc;
 pub mod search;
+pub mod tdoc;
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
+use tantivy::query::RangeQuery;
 use tantivy::schema::{
     IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING, TEXT,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::log::{BlockRef, Position};
 use crate::query::Field;
 use doc::{DocSpec, SessionContexts};
+use tdoc::{IndexDoc, TagCache};
 
 /// Tantivy field handles.
 #[derive(Clone)]
@@ -91,6 +96,9 @@ fn text_opts() -> TextOptions {
     )
 }
 
+/// The schema, built once: [`tdoc`] resolves its field handles from it.
+pub(crate) static SCHEMA: LazyLock<(Schema, Fields)> = LazyLock::new(schema);
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let exact = Field::ALL
@@ -100,11 +108,12 @@ fn schema() -> (Schema, Fields) {
         .collect();
     let tag = b.add_text_field("tag", exact_opts());
     // Where a document's event lives is read from fast fields (columns), not
-    // from stored documents: `seg` ("writer/segment", also the term `prune`
-    // deletes by) and `loc` (block offset << 20 | index in block). No field
-    // is STORED, so indexing compresses no document store and a search
-    // decompresses none.
-    let seg = b.add_text_field("seg", exact_opts() | FAST);
+    // from stored documents: `seg` ("writer/segment") and `loc` (block
+    // offset << 20 | index in block). No field is STORED, so indexing
+    // compresses no document store and a search decompresses none. `seg` is
+    // a column only, not indexed: `prune` deletes a segment's documents with
+    // a range query over the column, which saves a posting per document.
+    let seg = b.add_text_field("seg", FAST);
     // FAST only: `since=`/`until=` run as fast-field range queries, and
     // results are ordered by it. Indexing it too would add one unique term
     // per event to the term dictionary, for nothing.
@@ -171,7 +180,7 @@ impl IndexHandle {
     /// Opens (or, if `create`, creates) the index under `store/index`.
     pub fn open(store: &Path, create: bool) -> Result<Self> {
         let dir = store.join("index");
-        let (schema, fields) = schema();
+        let (schema, fields) = SCHEMA.clone();
         let mut exists = dir.join("meta.json").exists();
         if exists && create && Index::open_in_dir(&dir)?.schema() != schema {
             // An index written by an older version. It is a cache of the
@@ -225,13 +234,14 @@ pub const COMMIT_DOCS: usize = 200_000;
 
 /// The single index writer of a store process.
 pub struct Indexer {
-    pub writer: IndexWriter<TantivyDocument>,
+    pub writer: IndexWriter<IndexDoc>,
     pub fields: Fields,
     /// Log position after the last block added.
     pub position: Position,
     pub uncommitted: usize,
     pub last_commit: Instant,
     pub sessions: SessionContexts,
+    pub tags: TagCache,
 }
 
 impl Indexer {
@@ -247,30 +257,29 @@ impl Indexer {
             uncommitted: 0,
             last_commit: Instant::now(),
             sessions: SessionContexts::default(),
+            tags: TagCache::default(),
         })
     }
 
-    /// Adds one document; `seg` is [`seg_key`] of its segment (computed
-    /// once per block by the caller).
-    pub fn add(&mut self, d: &DocSpec<'_>, seg: &str) -> Result<()> {
-        let f = &self.fields;
-        let mut doc = TantivyDocument::new();
-        for (k, v) in &d.fields {
-            match k {
-                Field::Id => doc.add_u64(f.id_hash, id_hash(v)),
-                _ => doc.add_text(f.exact(*k), v),
-            }
-        }
-        for t in &d.tags {
-            doc.add_text(f.tag, t);
-        }
-        doc.add_text(f.seg, seg);
-        doc.add_i64(f.time, d.time_us);
-        for t in &d.text {
-            doc.add_text(f.text, t);
-        }
-        doc.add_u64(f.loc, loc(d.ptr.offset, d.ptr.index)?);
-        self.writer.add_document(doc)?;
+    /// Adds the document of an API event, moving the event into it. `seg`
+    /// is [`seg_key`] of its segment (built once per block by the caller).
+    pub fn add_api(
+        &mut self,
+        ev: Box<kac_event::ApiEvent>,
+        seg: &Arc<str>,
+        loc: u64,
+    ) -> Result<()> {
+        let tags = self.tags.terms(&ev.cluster, &ev.cluster_tags);
+        self.writer
+            .add_document(IndexDoc::api(ev, tags, seg.clone(), loc))?;
+        self.uncommitted += 1;
+        Ok(())
+    }
+
+    /// Adds a session or chunk document.
+    pub fn add_spec(&mut self, d: &DocSpec<'_>, seg: &Arc<str>, loc: u64) -> Result<()> {
+        self.writer
+            .add_document(IndexDoc::spec(d, &self.fields, seg.clone(), loc))?;
         self.uncommitted += 1;
         Ok(())
     }
@@ -293,10 +302,14 @@ impl Indexer {
     }
 
     /// Drops every document of a segment (after `prune`).
-    pub fn delete_segment(&mut self, writer: &str, segment: u64) {
+    pub fn delete_segment(&mut self, writer: &str, segment: u64) -> Result<()> {
+        // `seg` is a column, not indexed: a one-value range over it (exact,
+        // through the column's dictionary).
         let t = Term::from_field_text(self.fields.seg, &seg_key(writer, segment));
-        self.writer.delete_term(t);
+        let q = RangeQuery::new(Bound::Included(t.clone()), Bound::Included(t));
+        self.writer.delete_query(Box::new(q))?;
         self.uncommitted += 1;
+        Ok(())
     }
 
     /// Empties the index (before `reindex`).

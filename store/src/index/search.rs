@@ -11,7 +11,7 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Order, Searcher, Term};
 
-use super::doc::{KIND_CHUNK, KIND_COMMAND, KIND_START};
+use super::doc::{KIND_API, KIND_CHUNK, KIND_COMMAND, KIND_END, KIND_START};
 use super::IndexHandle;
 use crate::error::{Result, StoreError};
 use crate::log::Pointer;
@@ -33,6 +33,16 @@ fn term(f: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {
         Term::from_field_text(f, v),
         IndexRecordOption::Basic,
     ))
+}
+
+/// `kind=api`: API documents are the ones without a `kind` term (see
+/// [`super::tdoc`]), i.e. every document that has none of the other kinds.
+fn not_kinds(kind: tantivy::schema::Field) -> Box<dyn TQuery> {
+    let mut q: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, Box::new(AllQuery))];
+    for k in [KIND_START, KIND_COMMAND, KIND_END, KIND_CHUNK] {
+        q.push((Occur::MustNot, term(kind, k)));
+    }
+    Box::new(BooleanQuery::new(q))
 }
 
 /// Tokenizes a free-text phrase the way the `text` field was indexed.
@@ -61,6 +71,7 @@ pub fn build(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<Box<dyn TQuery>
                     Bound::Included(h),
                 ))
             }
+            Field::Kind if v == KIND_API => not_kinds(f.exact(Field::Kind)),
             _ => term(f.exact(*field), v),
         };
         must.push((Occur::Must, t));
