@@ -10,7 +10,8 @@
 //!
 //! Run: `cargo bench -p kac-store --bench session_bench`.
 //! Env: `KAC_BENCH_MIB` (per run, default 128), `KAC_BENCH_RUNS` (default 3),
-//! `KAC_BENCH_LEVELS` (default `1,3,6`).
+//! `KAC_BENCH_LEVELS` (default `1,3,6`), `KAC_BENCH_PAYLOADS` (default
+//! `random,text`).
 
 // What the kac-proxy and kac-audit binaries run.
 #[global_allocator]
@@ -148,7 +149,11 @@ fn main() {
         "| payload | session_zstd_level | wall s | CPU s | MiB/CPU-s | log bytes / payload bytes |"
     );
     println!("|---|---|---|---|---|---|");
+    let payloads = std::env::var("KAC_BENCH_PAYLOADS").unwrap_or_else(|_| "random,text".into());
     for (name, payload) in [("random", &random), ("source text", &text)] {
+        if !payloads.split(',').any(|p| name.contains(p.trim())) {
+            continue;
+        }
         let evs = session("s-bench", payload, frames);
         for &level in &levels {
             let (mut w, mut c, mut sz) = (vec![], vec![], 0);

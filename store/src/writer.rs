@@ -297,6 +297,8 @@ pub(crate) fn start(
                 unsynced: Vec::new(),
                 zstd: None,
                 zstd_session: None,
+                raw_buf: Vec::new(),
+                frame_buf: Vec::new(),
                 dirty: false,
                 last_sync: Instant::now()
                     .checked_sub(Duration::from_secs(3600))
@@ -326,6 +328,11 @@ struct Thread {
     zstd: Option<zstd::bulk::Compressor<'static>>,
     /// The same for blocks that are mostly session output.
     zstd_session: Option<zstd::bulk::Compressor<'static>>,
+    /// A block's body and its frame, reused: a fresh megabyte per block
+    /// came back from the allocator as new pages the kernel had to fault
+    /// in and zero, twice per block of session output.
+    raw_buf: Vec<u8>,
+    frame_buf: Vec<u8>,
     dirty: bool,
     last_sync: Instant,
 }
@@ -405,7 +412,9 @@ impl Thread {
         let seg = self.seg.as_mut().expect("open segment");
         // The block body, `(len record)*`: each record copied once.
         let total: usize = evs.iter().map(PendingEvent::len).sum();
-        let mut raw = Vec::with_capacity(total + 4 * evs.len());
+        let raw = &mut self.raw_buf;
+        raw.clear();
+        raw.reserve(total + 4 * evs.len());
         let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
         let mut session_bytes = 0;
         for e in evs.iter_mut() {
@@ -420,7 +429,8 @@ impl Thread {
             max_t = max_t.max(e.time_us);
         }
         // Blocks that are mostly session output get their own (fast) level.
-        let (slot, level) = if session_bytes * 2 >= total && session_bytes > 0 {
+        let session = session_bytes * 2 >= total && session_bytes > 0;
+        let (slot, level) = if session {
             (&mut self.zstd_session, o.session_zstd_level)
         } else {
             (&mut self.zstd, o.zstd_level)
@@ -437,18 +447,28 @@ impl Thread {
             count: evs.len() as u32,
             min_time_us: min_t,
             max_time_us: max_t,
-            raw: &raw,
+            raw,
+            // Session output may be incompressible (random, gzip'd);
+            // audit JSON never is, so its blocks skip the sample.
+            sample: session,
         };
-        let frame = encode_block_frame(z, &seg.last_hash, &body)
+        let frame = &mut self.frame_buf;
+        encode_block_frame(z, &seg.last_hash, &body, frame)
             .map_err(|e| StoreError::io("compressing block", e))?;
-        drop(raw);
-        let offset = seg.write_frames(&frame)?;
-        seg.last_hash = crate::log::codec::block_hash(&frame[FRAME_HEADER..]);
+        let offset = seg.write_frames(frame)?;
+        // The segment's own hash: a reopened KACSEG01 segment stays SHA-256.
+        seg.last_hash = seg.header.hash.hash(&frame[FRAME_HEADER..]);
         seg.last_seq = evs[evs.len() - 1].seq;
         seg.blocks += 1;
         seg.events += evs.len() as u64;
         seg.max_time_us = evs.iter().fold(seg.max_time_us, |m, e| m.max(e.time_us));
         self.dirty = true;
+        // One outsized event must not pin its buffers for the process's life.
+        for buf in [&mut self.raw_buf, &mut self.frame_buf] {
+            if buf.capacity() > 4 * o.block_max_bytes.max(1 << 20) {
+                *buf = Vec::new();
+            }
+        }
         if let Some((_, backlog)) = &self.index_tx {
             use std::sync::atomic::Ordering::Relaxed;
             let n = evs.len();
@@ -485,6 +505,7 @@ impl Thread {
         }
         let seg = self.seg.take().expect("open segment");
         let header = SegmentHeader {
+            hash: crate::log::codec::ChainHash::CURRENT,
             writer: seg.header.writer.clone(),
             segment_seq: seg.header.segment_seq + 1,
             first_seq: seg.last_seq + 1,

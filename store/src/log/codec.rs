@@ -6,28 +6,38 @@
 //! ```text
 //! frame   = len:u32le crc32c(payload):u32le payload[len]
 //! payload = kind:u8 body
-//! kind 1  = segment header: magic "KACSEG01", writer id, segment seq,
+//! kind 1  = segment header: magic "KACSEG01" or "KACSEG02" (which hash
+//!           links its blocks, see [`ChainHash`]), writer id, segment seq,
 //!           first event seq, previous block hash, creation time
 //! kind 2  = block: first seq, event count, min/max time, previous block
-//!           hash, raw length, dictionary id (0 = none), zstd(events)
+//!           hash, raw length, body encoding (0 = zstd, 1 = stored raw),
+//!           body = zstd(events) or events as they are
 //!           where events = (len:u32le record[len])*; a record is the
 //!           event's JSON or a binary session.data form (see [`record`])
 //! kind 3  = seal: last block hash, block count, event count, last seq,
 //!           max time; written when a segment is rotated out
 //! ```
 //!
-//! The hash chain: every block header carries the SHA-256 of the previous
+//! The hash chain: every block header carries the hash of the previous
 //! block's whole payload (header included), across segment boundaries of one
-//! writer stream. Changing, dropping or reordering a block breaks the link
-//! after it; the CRC catches torn writes and bit flips cheaply first.
+//! writer stream; the previous block's segment magic says which hash
+//! (SHA-256 in KACSEG01 segments, BLAKE3 in KACSEG02). Changing, dropping or
+//! reordering a block breaks the link after it; the CRC catches torn writes
+//! and bit flips cheaply first.
 
 use std::borrow::Cow;
 
-use sha2::{Digest, Sha256};
-
 use super::record;
 
-/// SHA-256 of a block payload.
+#[path = "chain.rs"]
+mod chain;
+pub use chain::ChainHash;
+#[path = "body.rs"]
+mod body;
+pub use body::BodyEncoding;
+use body::{pays, sample_pays, SAMPLE_FROM};
+
+/// The hash of a block payload (SHA-256 or BLAKE3, 32 bytes either way).
 pub type Hash = [u8; 32];
 /// The previous hash of the very first block of a stream.
 pub const ZERO_HASH: Hash = [0; 32];
@@ -37,7 +47,6 @@ pub const FRAME_HEADER: usize = 8;
 pub const MAX_FRAME: usize = 64 << 20;
 /// Upper bound on a block's decompressed size.
 pub const MAX_RAW_BLOCK: usize = 256 << 20;
-pub const SEGMENT_MAGIC: &[u8; 8] = b"KACSEG01";
 
 /// Shortest match zstd looks for. Level 6 defaults to 5; on audit events
 /// 6 is both smaller (65.9 vs 67.0 B/event, 11.2x vs 11.0x JSON lines) and
@@ -95,9 +104,11 @@ pub fn decode_frame(buf: &[u8]) -> FrameRead<'_> {
     }
 }
 
-/// SHA-256 of a block payload: the link of the chain.
+/// The link of the chain for a block of a segment written now
+/// ([`ChainHash::CURRENT`]); a reader of an existing segment uses its
+/// header's [`SegmentHeader::hash`] instead.
 pub fn block_hash(payload: &[u8]) -> Hash {
-    Sha256::digest(payload).into()
+    ChainHash::CURRENT.hash(payload)
 }
 
 /// Little-endian cursor over a payload; every read is bounds-checked.
@@ -154,6 +165,8 @@ impl<'a> Cursor<'a> {
 /// First frame of every segment file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentHeader {
+    /// How this segment's blocks are hashed (its magic).
+    pub hash: ChainHash,
     pub writer: String,
     pub segment_seq: u64,
     /// Seq of the first event this segment will hold.
@@ -167,7 +180,7 @@ impl SegmentHeader {
     pub fn encode(&self) -> Vec<u8> {
         let mut p = Vec::with_capacity(80 + self.writer.len());
         p.push(KIND_SEGMENT);
-        p.extend_from_slice(SEGMENT_MAGIC);
+        p.extend_from_slice(self.hash.magic());
         p.extend_from_slice(&(self.writer.len() as u16).to_le_bytes());
         p.extend_from_slice(self.writer.as_bytes());
         p.extend_from_slice(&self.segment_seq.to_le_bytes());
@@ -182,14 +195,13 @@ impl SegmentHeader {
         if c.u8()? != KIND_SEGMENT {
             return Err("not a segment header".into());
         }
-        if c.take(8)? != SEGMENT_MAGIC {
-            return Err("bad segment magic".into());
-        }
+        let hash = ChainHash::from_magic(c.take(8)?).ok_or("bad segment magic")?;
         let n = c.u16()? as usize;
         let writer = std::str::from_utf8(c.take(n)?)
             .map_err(|_| "writer id is not UTF-8")?
             .to_string();
         let h = SegmentHeader {
+            hash,
             writer,
             segment_seq: c.u64()?,
             first_seq: c.u64()?,
@@ -210,8 +222,10 @@ pub struct BlockHeader {
     pub max_time_us: i64,
     pub prev_hash: Hash,
     pub raw_len: u32,
-    /// zstd dictionary id; 0 means no dictionary (the only mode written now).
-    pub dict_id: u32,
+    /// How the body is stored. On disk a u32 that was once a zstd
+    /// dictionary id that had to be 0, so readers from before raw bodies
+    /// reject a raw block clearly instead of misreading it.
+    pub encoding: BodyEncoding,
 }
 
 impl BlockHeader {
@@ -265,6 +279,7 @@ pub fn encode_block_with(
         min_time_us: min_t,
         max_time_us: max_t,
         raw: &raw,
+        sample: false,
     };
     append_block(z, Vec::new(), prev_hash, &body)
 }
@@ -277,33 +292,50 @@ pub struct BlockBody<'a> {
     pub min_time_us: i64,
     pub max_time_us: i64,
     pub raw: &'a [u8],
+    /// Compress a sample first and store the body raw if it does not pay
+    /// (for blocks of session output; audit JSON always compresses).
+    pub sample: bool,
 }
 
-/// The whole frame of a block (frame header and payload) in one buffer:
-/// zstd writes straight into it, so a block of incompressible session
-/// output is not copied again after compression. The payload, which the
-/// hash chain covers, is `frame[FRAME_HEADER..]`.
+/// The whole frame of a block (frame header and payload) in one buffer,
+/// `frame` (cleared first; the writer reuses one, so a megabyte block does
+/// not fault in fresh pages every time): zstd writes straight into it, so
+/// a compressed block is not copied again. The payload, which the hash
+/// chain covers, is `frame[FRAME_HEADER..]`.
 pub fn encode_block_frame(
     z: &mut zstd::bulk::Compressor<'_>,
     prev_hash: &Hash,
     body: &BlockBody<'_>,
-) -> std::io::Result<Vec<u8>> {
-    let mut frame = append_block(z, vec![0; FRAME_HEADER], prev_hash, body)?;
+    frame: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    frame.clear();
+    frame.resize(FRAME_HEADER, 0);
+    *frame = append_block(z, std::mem::take(frame), prev_hash, body)?;
     let len = (frame.len() - FRAME_HEADER) as u32;
     let crc = crc32c::crc32c(&frame[FRAME_HEADER..]);
     frame[0..4].copy_from_slice(&len.to_le_bytes());
     frame[4..8].copy_from_slice(&crc.to_le_bytes());
-    Ok(frame)
+    Ok(())
 }
 
-/// Appends a block payload to `out`, compressing in place.
+/// Appends a block payload to `out`, compressing in place, or storing the
+/// body raw when compression does not pay.
 fn append_block(
     z: &mut zstd::bulk::Compressor<'_>,
     mut out: Vec<u8>,
     prev_hash: &Hash,
     b: &BlockBody<'_>,
 ) -> std::io::Result<Vec<u8>> {
-    out.reserve(BLOCK_HEADER + zstd::zstd_safe::compress_bound(b.raw.len()));
+    // Sticky on the context; setting it per block costs a field store.
+    z.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
+    let raw_body = b.sample && b.raw.len() >= SAMPLE_FROM && !sample_pays(z, b.raw)?;
+    let start = out.len();
+    let bound = if raw_body {
+        b.raw.len()
+    } else {
+        zstd::zstd_safe::compress_bound(b.raw.len())
+    };
+    out.reserve(BLOCK_HEADER + bound);
     out.push(KIND_BLOCK);
     out.extend_from_slice(&b.first_seq.to_le_bytes());
     out.extend_from_slice(&b.count.to_le_bytes());
@@ -311,14 +343,26 @@ fn append_block(
     out.extend_from_slice(&b.max_time_us.to_le_bytes());
     out.extend_from_slice(prev_hash);
     out.extend_from_slice(&(b.raw.len() as u32).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    // Sticky on the context; setting it per block costs a field store.
-    z.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
+    let code_at = out.len();
+    if raw_body {
+        out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
+        out.extend_from_slice(b.raw);
+        return Ok(out);
+    }
+    out.extend_from_slice(&BodyEncoding::Zstd.code().to_le_bytes());
     let at = out.len() as u64;
     let mut cur = std::io::Cursor::new(out);
     cur.set_position(at);
     z.compress_to_buffer(b.raw, &mut cur)?;
-    Ok(cur.into_inner())
+    let mut out = cur.into_inner();
+    if b.sample && !pays(out.len() - code_at - 4, b.raw.len()) {
+        // The sample misjudged it (or the body was too short to sample).
+        out.truncate(code_at);
+        out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
+        out.extend_from_slice(b.raw);
+    }
+    debug_assert!(out.len() - start >= BLOCK_HEADER);
+    Ok(out)
 }
 
 /// Parses a block header; returns it with the compressed body.
@@ -334,11 +378,8 @@ pub fn decode_block_header(payload: &[u8]) -> Result<(BlockHeader, &[u8]), Strin
         max_time_us: c.i64()?,
         prev_hash: c.hash()?,
         raw_len: c.u32()?,
-        dict_id: c.u32()?,
+        encoding: BodyEncoding::from_code(c.u32()?)?,
     };
-    if h.dict_id != 0 {
-        return Err(format!("unknown zstd dictionary {}", h.dict_id));
-    }
     if h.raw_len as usize > MAX_RAW_BLOCK {
         return Err(format!("raw length {} too large", h.raw_len));
     }
@@ -400,8 +441,11 @@ impl DecodedBlock {
 /// Decompresses and splits a block payload; checks every length.
 pub fn decode_block(payload: &[u8]) -> Result<DecodedBlock, String> {
     let (header, body) = decode_block_header(payload)?;
-    let raw =
-        zstd::bulk::decompress(body, header.raw_len as usize).map_err(|e| format!("zstd: {e}"))?;
+    let raw = match header.encoding {
+        BodyEncoding::Zstd => zstd::bulk::decompress(body, header.raw_len as usize)
+            .map_err(|e| format!("zstd: {e}"))?,
+        BodyEncoding::Raw => body.to_vec(),
+    };
     if raw.len() != header.raw_len as usize {
         return Err(format!(
             "raw length {} != header {}",

@@ -362,7 +362,8 @@ pub fn scan_segment(store: &Path, path: &Path, repair: bool) -> Result<Option<Re
                             offset,
                             reason,
                         })?;
-                    s.last_hash = super::codec::block_hash(&payload);
+                    // The segment's own hash: KACSEG01 segments stay SHA-256.
+                    s.last_hash = s.header.hash.hash(&payload);
                     s.last_seq = h.last_seq();
                     s.blocks += 1;
                     s.events += u64::from(h.count);

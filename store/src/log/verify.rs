@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::codec::{self, block_hash, Hash, Seal, SegmentHeader, ZERO_HASH};
+use super::codec::{self, ChainHash, Hash, Seal, SegmentHeader, ZERO_HASH};
 use super::segment::{list_streams, FrameReader, Next};
 use crate::error::Result;
 
@@ -96,6 +96,8 @@ fn verify_stream(store: &Path, writer: &str, segs: &[(u64, PathBuf)]) -> Result<
         let (mut seg_blocks, mut seg_events) = (0u64, 0u64);
         let mut sealed = false;
         let mut first = true;
+        // Set by the header: how this segment's blocks are hashed.
+        let mut alg = ChainHash::CURRENT;
         loop {
             let (offset, payload) = match r.next_frame()? {
                 Next::Frame { offset, payload } => (offset, payload),
@@ -114,14 +116,15 @@ fn verify_stream(store: &Path, writer: &str, segs: &[(u64, PathBuf)]) -> Result<
             }
             let check = if first {
                 first = false;
-                check_header(&payload, writer, *seq, next_seq, &prev)
+                check_header(&payload, writer, *seq, next_seq, &prev).map(|h| alg = h)
             } else {
                 match payload.first() {
-                    Some(&codec::KIND_BLOCK) => check_block(&payload, &mut prev, &mut next_seq)
-                        .map(|n| {
+                    Some(&codec::KIND_BLOCK) => {
+                        check_block(&payload, alg, &mut prev, &mut next_seq).map(|n| {
                             seg_blocks += 1;
                             seg_events += n;
-                        }),
+                        })
+                    }
                     Some(&codec::KIND_SEAL) => {
                         sealed = true;
                         check_seal(&payload, &prev, next_seq, seg_blocks, seg_events)
@@ -163,7 +166,7 @@ fn check_header(
     seq: u64,
     next_seq: u64,
     prev: &Hash,
-) -> Result<(), String> {
+) -> Result<ChainHash, String> {
     let h = SegmentHeader::decode(payload)?;
     if h.writer != writer || h.segment_seq != seq {
         return Err(format!(
@@ -180,10 +183,16 @@ fn check_header(
     if &h.prev_hash != prev {
         return Err("segment header does not continue the hash chain".into());
     }
-    Ok(())
+    Ok(h.hash)
 }
 
-fn check_block(payload: &[u8], prev: &mut Hash, next_seq: &mut u64) -> Result<u64, String> {
+/// Checks a block of a segment whose blocks `alg` hashes.
+fn check_block(
+    payload: &[u8],
+    alg: ChainHash,
+    prev: &mut Hash,
+    next_seq: &mut u64,
+) -> Result<u64, String> {
     let b = codec::decode_block(payload)?;
     if &b.header.prev_hash != prev {
         return Err("hash chain broken: block does not follow the previous one".into());
@@ -200,7 +209,7 @@ fn check_block(payload: &[u8], prev: &mut Hash, next_seq: &mut u64) -> Result<u6
     for i in 0..b.len() {
         b.event(i)?;
     }
-    *prev = block_hash(payload);
+    *prev = alg.hash(payload);
     *next_seq += u64::from(b.header.count);
     Ok(u64::from(b.header.count))
 }
