@@ -48,8 +48,12 @@ pub enum AuditError {
 /// Where the writer thread puts events. Called on a dedicated thread, so
 /// blocking I/O is fine.
 pub trait AuditBackend: Send + 'static {
-    /// Append a batch; returning `Err` makes the pipeline unhealthy.
-    fn append(&mut self, batch: &[Event]) -> Result<(), String>;
+    /// Append a batch, taking the events it writes out of `batch`: owned
+    /// events go into the store without a copy (a 32 KiB session.data
+    /// frame was cloned here). Returning `Err` makes the pipeline
+    /// unhealthy; the events still in `batch` are logged as lost, and a
+    /// backend that lost one it had taken says so in the error.
+    fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String>;
     /// Called when the queue is momentarily empty (flush buffers).
     fn idle(&mut self) -> Result<(), String> {
         Ok(())
@@ -320,22 +324,23 @@ pub fn spawn(
                     continue;
                 }
                 let failed = writer_shared.failure.lock().expect("poisoned").clone();
+                let n = batch.len();
                 let result = match failed {
                     Some(msg) => Err(msg),
-                    None => backend.append(&batch),
+                    None => backend.append(&mut batch),
                 };
                 match result {
                     Ok(()) => {
                         writer_shared
                             .stats
                             .written
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            .fetch_add(n as u64, Ordering::Relaxed);
                     }
                     Err(msg) => {
                         writer_shared
                             .stats
                             .failed
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            .fetch_add(n as u64, Ordering::Relaxed);
                         for ev in &batch {
                             log_lost(ev, &msg);
                         }
@@ -346,7 +351,6 @@ pub fn spawn(
                         }
                     }
                 }
-                let n = batch.len();
                 batch.clear();
                 if rx.is_empty() {
                     if let Err(msg) = backend.idle().and_then(|_| backend.healthy()) {
@@ -406,9 +410,9 @@ impl JsonLinesBackend {
 }
 
 impl AuditBackend for JsonLinesBackend {
-    fn append(&mut self, batch: &[Event]) -> Result<(), String> {
+    fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String> {
         let ctx = |e: std::io::Error| format!("writing {}: {e}", self.path.display());
-        for ev in batch {
+        for ev in batch.iter() {
             serde_json::to_writer(&mut self.out, ev).map_err(|e| e.to_string())?;
             self.out.write_all(b"\n").map_err(ctx)?;
         }
@@ -417,6 +421,7 @@ impl AuditBackend for JsonLinesBackend {
             self.out.get_ref().sync_data().map_err(ctx)?;
             self.last_sync = Instant::now();
         }
+        batch.clear();
         Ok(())
     }
 
@@ -460,11 +465,27 @@ impl AuditBackend for StoreBackend {
         self.store.flush().map_err(|e| format!("audit store: {e}"))
     }
 
-    fn append(&mut self, batch: &[Event]) -> Result<(), String> {
-        for ev in batch {
-            self.writer
-                .append(ev.clone())
-                .map_err(|e| format!("audit store: {e}"))?;
+    fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String> {
+        // A failed store refuses every append: find out before handing it
+        // an event it would drop, so the whole batch is logged as lost.
+        self.healthy()?;
+        let mut events = batch.drain(..);
+        while let Some(ev) = events.next() {
+            // What to name it by if it is lost (no allocation per event).
+            let kind = match &ev {
+                Event::Api(_) => "API",
+                Event::Session(_) => "session",
+            };
+            let time = ev.time();
+            if let Err(e) = self.writer.append(ev) {
+                // Failed in between: the rest stay in the batch (logged
+                // by the caller); the one taken is named here.
+                let rest: Vec<Event> = events.collect();
+                *batch = rest;
+                return Err(format!(
+                    "audit store: {e} (lost with it: the {kind} event of {time})"
+                ));
+            }
         }
         Ok(())
     }
@@ -495,14 +516,14 @@ mod tests {
 
     struct Collect(Arc<Mutex<Vec<Event>>>, Option<usize>);
     impl AuditBackend for Collect {
-        fn append(&mut self, batch: &[Event]) -> Result<(), String> {
+        fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String> {
             let mut v = self.0.lock().unwrap();
             if let Some(limit) = self.1 {
                 if v.len() + batch.len() > limit {
                     return Err("disk full".into());
                 }
             }
-            v.extend_from_slice(batch);
+            v.append(batch);
             Ok(())
         }
     }
@@ -529,9 +550,9 @@ mod tests {
         let closed = Arc::new(AtomicU64::new(0));
         struct Slow(Arc<Mutex<Vec<Event>>>, Arc<AtomicU64>);
         impl AuditBackend for Slow {
-            fn append(&mut self, batch: &[Event]) -> Result<(), String> {
+            fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String> {
                 std::thread::sleep(Duration::from_millis(1));
-                self.0.lock().unwrap().extend_from_slice(batch);
+                self.0.lock().unwrap().append(batch);
                 Ok(())
             }
             fn close(&mut self) -> Result<(), String> {
@@ -569,7 +590,7 @@ mod tests {
     async fn close_gives_up_after_the_bound_and_says_what_is_left() {
         struct Stuck(std::sync::mpsc::Receiver<()>);
         impl AuditBackend for Stuck {
-            fn append(&mut self, _: &[Event]) -> Result<(), String> {
+            fn append(&mut self, _: &mut Vec<Event>) -> Result<(), String> {
                 let _ = self.0.recv();
                 Ok(())
             }
@@ -622,7 +643,7 @@ mod tests {
             // A backend that blocks forever keeps the queue full.
             struct Stuck(std::sync::mpsc::Receiver<()>);
             impl AuditBackend for Stuck {
-                fn append(&mut self, _: &[Event]) -> Result<(), String> {
+                fn append(&mut self, _: &mut Vec<Event>) -> Result<(), String> {
                     let _ = self.0.recv();
                     Ok(())
                 }
@@ -646,12 +667,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit/events.jsonl");
         let mut b = JsonLinesBackend::open(&path, Duration::from_millis(0)).unwrap();
-        b.append(&[ev(1), ev(2)]).unwrap();
+        let mut batch = vec![ev(1), ev(2)];
+        b.append(&mut batch).unwrap();
+        assert!(batch.is_empty(), "written events are taken from the batch");
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<Event> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines, vec![ev(1), ev(2)]);
+    }
+
+    /// The store takes the events themselves (no copy), and a store that
+    /// cannot take them leaves the whole batch to be logged as lost.
+    #[test]
+    fn store_backend_takes_events_and_leaves_them_when_it_cannot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = StoreBackend::open(dir.path(), Duration::from_millis(1), "t1").unwrap();
+        let mut batch = vec![ev(1), ev(2), ev(3)];
+        b.append(&mut batch).unwrap();
+        assert!(batch.is_empty());
+        b.close().unwrap();
+        assert_eq!(b.writer.durable(), 3);
+        // A writer whose store is closed refuses: nothing is taken.
+        let other = tempfile::tempdir().unwrap();
+        let closed = kac_store::Store::open(other.path(), Default::default()).unwrap();
+        b.writer = closed.writer();
+        closed.close().unwrap();
+        let mut batch = vec![ev(4), ev(5)];
+        let err = b.append(&mut batch).unwrap_err();
+        assert!(err.starts_with("audit store: "), "{err}");
+        assert_eq!(batch, vec![ev(4), ev(5)]);
     }
 }

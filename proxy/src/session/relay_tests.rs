@@ -29,11 +29,11 @@ struct Mem {
 }
 
 impl AuditBackend for Mem {
-    fn append(&mut self, batch: &[Event]) -> Result<(), String> {
+    fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String> {
         if *self.fail.lock().unwrap() {
             return Err("disk full".into());
         }
-        self.events.lock().unwrap().extend_from_slice(batch);
+        self.events.lock().unwrap().append(batch);
         Ok(())
     }
 }
