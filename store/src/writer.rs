@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kac_event::{Event, SessionEvent};
 
 use crate::error::{Result, StoreError};
-use crate::log::codec::{encode_block_frame, BlockBody, SegmentHeader, FRAME_HEADER};
+use crate::log::codec::{encode_block_frame, BlockBody, SegmentHeader};
 use crate::log::record::{encode_record, session_data_head, TAG_SESSION_DATA};
 use crate::log::segment::SegmentWriter;
 use crate::log::{BlockRef, StreamPos};
@@ -453,11 +453,12 @@ impl Thread {
             sample: session,
         };
         let frame = &mut self.frame_buf;
-        encode_block_frame(z, &seg.last_hash, &body, frame)
-            .map_err(|e| StoreError::io("compressing block", e))?;
-        let offset = seg.write_frames(frame)?;
         // The segment's own hash: a reopened KACSEG01 segment stays SHA-256.
-        seg.last_hash = seg.header.hash.hash(&frame[FRAME_HEADER..]);
+        let enc = encode_block_frame(z, seg.header.hash, &seg.last_hash, &body, frame)
+            .map_err(|e| StoreError::io("compressing block", e))?;
+        let tail: &[u8] = if enc.raw_tail { raw } else { &[] };
+        let offset = seg.write_frame_parts(&[frame, tail])?;
+        seg.last_hash = enc.hash;
         seg.last_seq = evs[evs.len() - 1].seq;
         seg.blocks += 1;
         seg.events += evs.len() as u64;

@@ -46,9 +46,25 @@ impl ChainHash {
 
     /// The link of the chain: the hash of a whole block payload.
     pub fn hash(self, payload: &[u8]) -> Hash {
+        self.hash_parts(&[payload])
+    }
+
+    /// [`ChainHash::hash`] of a payload held in pieces (a block header
+    /// and its raw body, written with one vectored write).
+    pub fn hash_parts(self, parts: &[&[u8]]) -> Hash {
         match self {
-            ChainHash::Sha256 => Sha256::digest(payload).into(),
-            ChainHash::Blake3 => *blake3::hash(payload).as_bytes(),
+            ChainHash::Sha256 => {
+                let mut h = Sha256::new();
+                parts.iter().for_each(|p| h.update(p));
+                h.finalize().into()
+            }
+            ChainHash::Blake3 => {
+                let mut h = blake3::Hasher::new();
+                parts.iter().for_each(|p| {
+                    h.update(p);
+                });
+                *h.finalize().as_bytes()
+            }
         }
     }
 }

@@ -281,7 +281,7 @@ pub fn encode_block_with(
         raw: &raw,
         sample: false,
     };
-    append_block(z, Vec::new(), prev_hash, &body)
+    Ok(append_block(z, Vec::new(), prev_hash, &body, false)?.0)
 }
 
 /// An already laid out block body: `raw` is `(len:u32le record[len])*`
@@ -297,41 +297,63 @@ pub struct BlockBody<'a> {
     pub sample: bool,
 }
 
-/// The whole frame of a block (frame header and payload) in one buffer,
-/// `frame` (cleared first; the writer reuses one, so a megabyte block does
-/// not fault in fresh pages every time): zstd writes straight into it, so
-/// a compressed block is not copied again. The payload, which the hash
-/// chain covers, is `frame[FRAME_HEADER..]`.
+/// A block frame as [`encode_block_frame`] laid it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedBlock {
+    /// The body is stored raw and is *not* in the frame buffer: write
+    /// `body.raw` right after it (one copy of a megabyte less per block).
+    pub raw_tail: bool,
+    /// The block's link of the chain (the hash of its whole payload).
+    pub hash: Hash,
+}
+
+/// A block's frame into `frame` (cleared first; the writer reuses one, so
+/// a megabyte block does not fault in fresh pages every time): the frame
+/// header, the block header and, for a zstd body, the compressed body,
+/// which zstd writes straight into it. A raw body stays where it is (see
+/// [`EncodedBlock::raw_tail`]); the CRC and the `chain` hash cover it all
+/// the same.
 pub fn encode_block_frame(
     z: &mut zstd::bulk::Compressor<'_>,
+    chain: ChainHash,
     prev_hash: &Hash,
     body: &BlockBody<'_>,
     frame: &mut Vec<u8>,
-) -> std::io::Result<()> {
+) -> std::io::Result<EncodedBlock> {
     frame.clear();
     frame.resize(FRAME_HEADER, 0);
-    *frame = append_block(z, std::mem::take(frame), prev_hash, body)?;
-    let len = (frame.len() - FRAME_HEADER) as u32;
-    let crc = crc32c::crc32c(&frame[FRAME_HEADER..]);
+    let (out, raw_tail) = append_block(z, std::mem::take(frame), prev_hash, body, true)?;
+    *frame = out;
+    let tail: &[u8] = if raw_tail { body.raw } else { &[] };
+    let payload = [&frame[FRAME_HEADER..], tail];
+    let len = (payload[0].len() + payload[1].len()) as u32;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(payload[0]), payload[1]);
+    let hash = chain.hash_parts(&payload);
     frame[0..4].copy_from_slice(&len.to_le_bytes());
     frame[4..8].copy_from_slice(&crc.to_le_bytes());
-    Ok(())
+    Ok(EncodedBlock { raw_tail, hash })
 }
 
 /// Appends a block payload to `out`, compressing in place, or storing the
-/// body raw when compression does not pay.
+/// body raw when compression does not pay; with `raw_tail`, a raw body is
+/// left out (the caller writes it after `out`). Returns whether it is raw.
 fn append_block(
     z: &mut zstd::bulk::Compressor<'_>,
     mut out: Vec<u8>,
     prev_hash: &Hash,
     b: &BlockBody<'_>,
-) -> std::io::Result<Vec<u8>> {
+    raw_tail: bool,
+) -> std::io::Result<(Vec<u8>, bool)> {
     // Sticky on the context; setting it per block costs a field store.
     z.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
     let raw_body = b.sample && b.raw.len() >= SAMPLE_FROM && !sample_pays(z, b.raw)?;
     let start = out.len();
     let bound = if raw_body {
-        b.raw.len()
+        if raw_tail {
+            0
+        } else {
+            b.raw.len()
+        }
     } else {
         zstd::zstd_safe::compress_bound(b.raw.len())
     };
@@ -346,8 +368,10 @@ fn append_block(
     let code_at = out.len();
     if raw_body {
         out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
-        out.extend_from_slice(b.raw);
-        return Ok(out);
+        if !raw_tail {
+            out.extend_from_slice(b.raw);
+        }
+        return Ok((out, true));
     }
     out.extend_from_slice(&BodyEncoding::Zstd.code().to_le_bytes());
     let at = out.len() as u64;
@@ -359,10 +383,13 @@ fn append_block(
         // The sample misjudged it (or the body was too short to sample).
         out.truncate(code_at);
         out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
-        out.extend_from_slice(b.raw);
+        if !raw_tail {
+            out.extend_from_slice(b.raw);
+        }
+        return Ok((out, true));
     }
     debug_assert!(out.len() - start >= BLOCK_HEADER);
-    Ok(out)
+    Ok((out, false))
 }
 
 /// Parses a block header; returns it with the compressed body.

@@ -278,12 +278,19 @@ fn sampled_block(events: &[Vec<u8>], sample: bool) -> (Vec<u8>, DecodedBlock) {
     };
     let mut z = zstd::bulk::Compressor::new(1).unwrap();
     let mut frame = vec![0xaa; 3]; // reused buffers come in dirty
-    encode_block_frame(&mut z, &ZERO_HASH, &body, &mut frame).unwrap();
+    let enc =
+        encode_block_frame(&mut z, ChainHash::CURRENT, &ZERO_HASH, &body, &mut frame).unwrap();
+    // A raw body is written after the frame buffer, not copied into it.
+    if enc.raw_tail {
+        frame.extend_from_slice(&raw);
+    }
     let FrameRead::Frame { payload, total } = decode_frame(&frame) else {
         panic!("not a frame")
     };
     assert_eq!(total, frame.len());
+    assert_eq!(enc.hash, block_hash(payload));
     let b = decode_block(payload).unwrap();
+    assert_eq!(enc.raw_tail, b.header.encoding == BodyEncoding::Raw);
     for (i, e) in events.iter().enumerate() {
         assert_eq!(b.record(i).unwrap(), e.as_slice());
     }

@@ -287,6 +287,31 @@ impl SegmentWriter {
         Ok(at)
     }
 
+    /// Appends one frame held in pieces (a block's head and its raw body)
+    /// with vectored writes: the body is not copied into one buffer first.
+    /// Returns its offset.
+    pub fn write_frame_parts(&mut self, parts: &[&[u8]]) -> Result<u64> {
+        let at = self.len;
+        let mut slices: Vec<std::io::IoSlice<'_>> =
+            parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        let mut left: &mut [std::io::IoSlice<'_>] = &mut slices;
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut written = 0;
+        while written < total {
+            let n = match self.file.write_vectored(left) {
+                Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(0),
+                Err(e) => Err(e),
+            }
+            .ctx(|| format!("appending to {}", self.path.display()))?;
+            written += n;
+            std::io::IoSlice::advance_slices(&mut left, n);
+        }
+        self.len += total as u64;
+        Ok(at)
+    }
+
     pub fn sync(&mut self) -> Result<()> {
         self.file
             .sync_data()
