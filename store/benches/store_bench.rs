@@ -69,7 +69,7 @@ fn main() {
     gz.write_all(&jsonl).unwrap();
     let gz = gz.finish().unwrap();
 
-    // Codec pipeline on this thread: JSON + zstd blocks + frames, in memory.
+    // Codec pipeline on this thread: records + zstd blocks + frames, in memory.
     let codec = |level: i32| -> (f64, f64, usize) {
         let mut rates = Vec::new();
         let mut cpu_rates = Vec::new();
@@ -82,7 +82,9 @@ fn main() {
             let mut bytes = 0;
             let mut seq = 1;
             for (i, e) in sample.iter().enumerate() {
-                let j = serde_json::to_vec(e).unwrap();
+                // The store's record form (binary for API events).
+                let mut j = Vec::new();
+                kac_store::log::record::encode_record(e, &mut j).unwrap();
                 bytes += j.len();
                 jsons.push((j, e.time().timestamp_micros()));
                 if jsons.len() == 8192 || bytes >= 1 << 20 || i + 1 == sample.len() {
@@ -111,10 +113,28 @@ fn main() {
     let stage = |s: &str| stages.split(',').any(|x| x.trim() == s);
     let skipped = (0.0, 0.0, 0);
     let codec = |l| if stage("codec") { codec(l) } else { skipped };
-    let codec3 = codec(3);
-    let codec4 = codec(4);
-    let codec5 = codec(5);
-    let codec6 = codec(6);
+    // `KAC_BENCH_CODEC_LEVELS=1,2,3`: the zstd levels of the codec rows.
+    let levels: Vec<i32> = std::env::var("KAC_BENCH_CODEC_LEVELS")
+        .unwrap_or_else(|_| "1,3,6".into())
+        .split(',')
+        .map(|l| {
+            l.trim()
+                .parse()
+                .expect("KAC_BENCH_CODEC_LEVELS: zstd levels")
+        })
+        .collect();
+    let codecs: Vec<(i32, (f64, f64, usize))> = levels.iter().map(|&l| (l, codec(l))).collect();
+    let codec_rows = || {
+        for (l, c) in &codecs {
+            let b = c.2 as f64 / sample_n as f64;
+            println!(
+                "| codec pipeline, zstd-{l}, 1 MiB blocks, 1 thread ({b:.1} B/event, {:.1}× smaller than JSON lines) | {:.0} events/s | {:.0} events/s |",
+                jsonl.len() as f64 / c.2 as f64,
+                c.0,
+                c.1
+            );
+        }
+    };
 
     // Through the Store (writer thread, fsync every 20 ms): wall-clock rate
     // and rate per CPU-second (all threads), i.e. what one core sustains.
@@ -184,10 +204,7 @@ fn main() {
             "| baseline: serde_json JSON lines only | {:.0} events/s | |",
             median(base_rates)
         );
-        println!(
-            "| codec zstd-3 | {:.0} | {:.0} |\n| codec zstd-6 | {:.0} | {:.0} |",
-            codec3.0, codec3.1, codec6.0, codec6.1
-        );
+        codec_rows();
         println!(
             "| Store log only | {:.0} events/s | {:.0} events/s |",
             store_log.0, store_log.1
@@ -275,8 +292,6 @@ fn main() {
 
     let jb = jsonl.len() as f64 / sample_n as f64;
     let gb = gz.len() as f64 / sample_n as f64;
-    let l3 = codec3.2 as f64 / sample_n as f64;
-    let l6 = codec6.2 as f64 / sample_n as f64;
     let disk = stats.log_bytes as f64 / n as f64;
     let idx = stats.index_bytes as f64 / n as f64;
     println!(
@@ -290,20 +305,7 @@ fn main() {
         "| baseline: serde_json JSON lines only, 1 thread | {:.0} events/s | |",
         median(base_rates)
     );
-    println!(
-        "| codec pipeline, zstd-3, 1 MiB blocks, 1 thread | {:.0} events/s | {:.0} events/s |",
-        codec3.0, codec3.1
-    );
-    for (l, c) in [(4, codec4), (5, codec5)] {
-        let b = c.2 as f64 / sample_n as f64;
-        println!(
-            "| codec pipeline, zstd-{l}, 1 MiB blocks, 1 thread ({b:.1} B/event, {:.1}×) | {:.0} events/s | {:.0} events/s |",
-            jsonl.len() as f64 / c.2 as f64,
-            c.0,
-            c.1
-        );
-    }
-    println!("| codec pipeline, zstd-6 (default), 1 MiB blocks, 1 thread | {:.0} events/s | {:.0} events/s |", codec6.0, codec6.1);
+    codec_rows();
     println!(
         "| Store append → durable, log only | {:.0} events/s | {:.0} events/s |",
         store_log.0, store_log.1
@@ -317,12 +319,14 @@ fn main() {
     println!("|---|---|---|");
     println!("| JSON lines | {jb:.0} | 1× |");
     println!("| gzip'd JSON lines | {gb:.1} | {:.1}× |", jb / gb);
-    println!("| log, zstd-3 | {l3:.1} | {:.1}× |", jb / l3);
-    println!(
-        "| log, zstd-6 (default) | {l6:.1} | {:.1}× ({:.2}× smaller than gzip) |",
-        jb / l6,
-        gb / l6
-    );
+    for (l, c) in &codecs {
+        let b = c.2 as f64 / sample_n as f64;
+        println!(
+            "| log, zstd-{l} | {b:.1} | {:.1}× ({:.2}× smaller than gzip) |",
+            jb / b,
+            gb / b
+        );
+    }
     println!(
         "| log on disk at {n} events | {disk:.1} | {:.1}× |",
         jb / disk

@@ -53,8 +53,10 @@ pub struct StoreOptions {
     pub queue_max_bytes: usize,
     /// What appends do when the queue is full.
     pub on_full: OnFull,
-    /// zstd level of blocks: 6 is the measured sweet spot between ingest
-    /// rate and the 10x-smaller-than-JSON-lines target (BENCHMARKS.md).
+    /// zstd level of blocks. 1: on binary API records (log::api_record) it
+    /// is already 11x smaller than JSON lines — what level 6 reached on the
+    /// old JSON records — at a third of level 6's cost; level 6 gains ~15%
+    /// more size for ~3x the writer time (BENCHMARKS.md, issue #7).
     pub zstd_level: i32,
     /// zstd level of blocks that are mostly recorded session output (binary
     /// `session.data` records are at least half their bytes). Session
@@ -84,7 +86,7 @@ impl Default for StoreOptions {
             index: true,
             queue_max_bytes: 64 << 20,
             on_full: OnFull::Wait,
-            zstd_level: 6,
+            zstd_level: 1,
             session_zstd_level: 1,
             index_commit_interval: Duration::from_secs(1),
             index_backlog_events: 100_000,

@@ -158,8 +158,8 @@ fn old_format_block_with_json_session_data_decodes() {
     }
 }
 
-/// New blocks mix binary session data records with JSON events; readers
-/// get the same events and the same JSON as from the all-JSON form.
+/// New blocks mix binary session data and API records with JSON events;
+/// readers get the same events and the same JSON as from the all-JSON form.
 #[test]
 fn mixed_block_reads_like_all_json() {
     let mut evs: Vec<kac_event::Event> = (0..3).map(data_event).collect();
@@ -170,6 +170,13 @@ fn mixed_block_reads_like_all_json() {
             ..Default::default()
         })),
     );
+    evs.push(kac_event::Event::Session(kac_event::SessionEvent::Resize {
+        session_id: "s".into(),
+        time: chrono::DateTime::from_timestamp(5, 0).unwrap(),
+        offset_us: 3,
+        width: 80,
+        height: 24,
+    }));
     let recs: Vec<Vec<u8>> = evs
         .iter()
         .map(|e| {
@@ -179,9 +186,10 @@ fn mixed_block_reads_like_all_json() {
         })
         .collect();
     assert_eq!(recs[0][0], super::record::TAG_SESSION_DATA);
-    assert_eq!(recs[1][0], b'{');
+    assert_eq!(recs[1][0], crate::log::api_record::TAG_API);
+    assert_eq!(recs[4][0], b'{');
     let (buf, _) = segment(&recs, 8);
-    assert_eq!(fuzz_decode_segment(&buf), 4);
+    assert_eq!(fuzz_decode_segment(&buf), 5);
     let b = first_block(&buf);
     for (i, ev) in evs.iter().enumerate() {
         let json = serde_json::to_vec(ev).unwrap();
@@ -193,6 +201,7 @@ fn mixed_block_reads_like_all_json() {
     // A malformed binary record is an error, not a panic or a skip.
     let mut bad = recs.clone();
     bad[2].truncate(5);
+    bad[1].truncate(9);
     let (buf, _) = segment(&bad, 8);
     assert_eq!(fuzz_decode_segment(&buf), 3);
 }

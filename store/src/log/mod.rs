@@ -8,6 +8,7 @@
 //! changing the codec, the index or the CLI. See docs/store.md.
 
 pub mod anchor;
+pub mod api_record;
 pub mod codec;
 pub mod record;
 pub mod segment;

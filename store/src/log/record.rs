@@ -1,11 +1,12 @@
 //! The form of one event inside a block (pure, no I/O).
 //!
-//! A block's body is `(len:u32le record[len])*`. A record is either the
-//! event's native JSON, or, for `session.data`, a binary form:
+//! A block's body is `(len:u32le record[len])*`. A record is the event's
+//! native JSON, or a binary form for `session.data` and for API events:
 //!
 //! ```text
-//! record       = json                       first byte '{' (every JSON event)
+//! record       = json                       first byte '{'
 //!              | 0x01 session-data
+//!              | 0x02 api                   see [`super::api_record`]
 //! session-data = stream:u8 (0 stdin, 1 stdout, 2 stderr, 3 tunnel)
 //!                secs:i64le nanos:u32le     the event's wall-clock time
 //!                offset_us:u64le
@@ -19,17 +20,25 @@
 //! and zstd-compressing a third more bytes than the session had (the
 //! profile is in docs/store.md). The binary form stores the frame as is.
 //!
+//! API events are binary for the writer's sake too (JSON key names and
+//! zstd level 6 were most of the cost of an API event; see
+//! [`super::api_record`]). Session start, command, end and resize events
+//! are rare and stay JSON.
+//!
 //! JSON stays the contract: [`record_json`] renders a binary record as
 //! exactly the JSON the writer would have stored (serde_json output of the
 //! same event is deterministic), so `kac-audit`, the forwarder's `native`
 //! format and anything else that reads records see no difference. Stores
-//! written before the binary form hold only JSON records and read
-//! unchanged: a JSON record can never start with the tag byte 0x01.
+//! written before the binary forms hold JSON records (and, from
+//! 2026-11-29, binary session data) and read unchanged: a JSON record can
+//! never start with a tag byte (control characters below tab).
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use kac_event::{DataStream, Event, SessionEvent};
+
+use super::api_record::{decode_api, encode_api, TAG_API};
 
 /// First byte of a binary `session.data` record (a control character, which
 /// no JSON text starts with).
@@ -58,8 +67,12 @@ fn stream_from(code: u8) -> Result<DataStream, String> {
 }
 
 /// Appends the stored record of `event` to `out`: the binary form for
-/// `session.data`, JSON for everything else.
+/// API events and `session.data`, JSON for everything else.
 pub fn encode_record(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    if let Event::Api(a) = event {
+        encode_api(a, out);
+        return Ok(());
+    }
     if session_data_head(event, out) {
         if let Event::Session(SessionEvent::Data { data, .. }) = event {
             out.extend_from_slice(data);
@@ -104,6 +117,8 @@ pub fn session_data_head(event: &Event, out: &mut Vec<u8>) -> bool {
 pub enum Record<'a> {
     /// The event's JSON (not parsed yet).
     Json(&'a [u8]),
+    /// An API event in the binary form (decoded by [`Record::event`]).
+    Api(&'a [u8]),
     /// A `session.data` event in the binary form.
     SessionData {
         session_id: &'a str,
@@ -117,8 +132,13 @@ pub enum Record<'a> {
 /// Reads a record; checks every length and field of the binary form (the
 /// JSON form is checked when it is parsed).
 pub fn decode_record(rec: &[u8]) -> Result<Record<'_>, String> {
-    if rec.first() != Some(&TAG_SESSION_DATA) {
-        return Ok(Record::Json(rec));
+    match rec.first() {
+        Some(&TAG_SESSION_DATA) => {}
+        Some(&TAG_API) => return Ok(Record::Api(rec)),
+        // Control bytes below tab are reserved for binary forms (JSON may
+        // only start with '{' or whitespace here).
+        Some(&b) if b < 0x09 => return Err(format!("unknown record tag {b:#04x}")),
+        _ => return Ok(Record::Json(rec)),
     }
     if rec.len() < DATA_HEADER {
         return Err(format!(
@@ -151,6 +171,7 @@ impl Record<'_> {
     pub fn event(&self) -> Result<Event, String> {
         match *self {
             Record::Json(j) => serde_json::from_slice(j).map_err(|e| e.to_string()),
+            Record::Api(r) => decode_api(r).map(|a| Event::Api(Box::new(a))),
             Record::SessionData {
                 session_id,
                 time,
@@ -188,9 +209,9 @@ pub fn record_json(rec: &[u8]) -> Result<Cow<'_, [u8]>, String> {
 pub fn fuzz_record(data: &[u8]) {
     let Ok(r) = decode_record(data) else { return };
     let Ok(ev) = r.event() else { return };
-    if let Record::SessionData { .. } = r {
+    if !matches!(r, Record::Json(_)) {
         let mut again = Vec::new();
-        encode_record(&ev, &mut again).expect("session data encodes");
+        encode_record(&ev, &mut again).expect("a binary record's event encodes");
         assert_eq!(again, data, "binary record does not re-encode identically");
         let json = record_json(data).expect("renders");
         let back: Event = serde_json::from_slice(&json).expect("rendered JSON parses");

@@ -1,5 +1,5 @@
 use super::*;
-use kac_event::{ApiEvent, SessionStart};
+use kac_event::SessionStart;
 use proptest::prelude::*;
 
 fn data_event(id: &str, secs: i64, nanos: u32, stream: DataStream, data: &[u8]) -> Event {
@@ -44,11 +44,6 @@ fn session_data_is_binary_and_round_trips() {
 #[test]
 fn other_events_stay_json_and_borrow() {
     let evs = [
-        Event::Api(Box::new(ApiEvent {
-            id: "e1".into(),
-            code: 200,
-            ..Default::default()
-        })),
         Event::Session(SessionEvent::Start(Box::new(SessionStart {
             session_id: "s".into(),
             ..Default::default()
