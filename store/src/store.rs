@@ -206,7 +206,7 @@ impl Store {
                 })?;
             done += b.next.offset.saturating_sub(b.block.offset);
             n += events.len() as u64;
-            index_block(&mut ix, h, &self.blocks, &b.block, b.next, events)?;
+            index_block(&mut ix, h, &self.blocks, &b.block, b.next, &events)?;
             progress(done.min(total), total);
             if ix.uncommitted >= COMMIT_DOCS {
                 ix.commit(&h.reader)?;
@@ -364,31 +364,38 @@ fn new_segment(
 }
 
 /// Adds the documents of one block and advances the indexer's position.
-/// Takes the events by value: API events move into their documents.
 fn index_block(
     ix: &mut Indexer,
     h: &IndexHandle,
     blocks: &BlockReader,
     block: &BlockRef,
     next: StreamPos,
-    events: Vec<Event>,
+    events: &[Event],
 ) -> Result<()> {
-    let seg: Arc<str> = Arc::from(crate::index::seg_key(&block.writer, block.segment));
+    let seg = crate::index::seg_key(&block.writer, block.segment);
     let mut chunked = Vec::new();
-    for (i, ev) in events.into_iter().enumerate() {
-        let loc = crate::index::loc(block.offset, i as u32)?;
+    for (i, ev) in events.iter().enumerate() {
+        let loc = match crate::index::loc(block.offset, i as u32) {
+            Ok(l) => l,
+            Err(e) => {
+                // Nothing of a block that cannot be indexed whole.
+                ix.discard_pending();
+                return Err(e);
+            }
+        };
         match ev {
-            Event::Api(a) => ix.add_api(a, &seg, loc)?,
+            Event::Api(a) => ix.add_api(a, &seg, loc),
             Event::Session(s) => {
                 let time_us = s.time().timestamp_micros();
                 let mut lookup = |sid: &str| lookup_session(h, blocks, sid);
-                let d = session_doc(&s, time_us, &mut ix.sessions, &mut lookup, &mut chunked);
+                let d = session_doc(s, time_us, &mut ix.sessions, &mut lookup, &mut chunked);
                 if let Some(d) = d {
-                    ix.add_spec(&d, &seg, loc)?;
+                    ix.add_spec(&d, &seg, loc);
                 }
             }
         }
     }
+    ix.add_pending()?;
     ix.position.streams.insert(block.writer.clone(), next);
     Ok(())
 }
@@ -445,7 +452,7 @@ fn index_thread(
                             None => read_block(&blocks, &b.block),
                         };
                         report(events.and_then(|evs| {
-                            index_block(&mut x, &h, &blocks, &b.block, b.next, evs)
+                            index_block(&mut x, &h, &blocks, &b.block, b.next, &evs)
                         }));
                     }
                     backlog.fetch_sub(held, std::sync::atomic::Ordering::Relaxed);

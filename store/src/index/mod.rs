@@ -12,9 +12,10 @@ pub mod tdoc;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Instant;
 
+use tantivy::indexer::UserOperation;
 use tantivy::query::RangeQuery;
 use tantivy::schema::{
     IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING, TEXT,
@@ -242,6 +243,8 @@ pub struct Indexer {
     pub last_commit: Instant,
     pub sessions: SessionContexts,
     pub tags: TagCache,
+    /// Documents of the block being added, see [`Indexer::add_pending`].
+    pending: Vec<UserOperation<IndexDoc>>,
 }
 
 impl Indexer {
@@ -258,30 +261,36 @@ impl Indexer {
             last_commit: Instant::now(),
             sessions: SessionContexts::default(),
             tags: TagCache::default(),
+            pending: Vec::new(),
         })
     }
 
-    /// Adds the document of an API event, moving the event into it. `seg`
-    /// is [`seg_key`] of its segment (built once per block by the caller).
-    pub fn add_api(
-        &mut self,
-        ev: Box<kac_event::ApiEvent>,
-        seg: &Arc<str>,
-        loc: u64,
-    ) -> Result<()> {
+    /// Queues the document of an API event. `seg` is [`seg_key`] of its
+    /// segment (built once per block by the caller).
+    pub fn add_api(&mut self, ev: &kac_event::ApiEvent, seg: &str, loc: u64) {
         let tags = self.tags.terms(&ev.cluster, &ev.cluster_tags);
-        self.writer
-            .add_document(IndexDoc::api(ev, tags, seg.clone(), loc))?;
-        self.uncommitted += 1;
+        let doc = IndexDoc::api(ev, &tags, seg, loc);
+        self.pending.push(UserOperation::Add(doc));
+    }
+
+    /// Queues a session or chunk document.
+    pub fn add_spec(&mut self, d: &DocSpec<'_>, seg: &str, loc: u64) {
+        let doc = IndexDoc::spec(d, &self.fields, seg, loc);
+        self.pending.push(UserOperation::Add(doc));
+    }
+
+    /// Hands the queued documents (one block's) to tantivy as one batch:
+    /// one message to its indexing thread instead of one per document.
+    pub fn add_pending(&mut self) -> Result<()> {
+        let n = self.pending.len();
+        self.writer.run(self.pending.drain(..))?;
+        self.uncommitted += n;
         Ok(())
     }
 
-    /// Adds a session or chunk document.
-    pub fn add_spec(&mut self, d: &DocSpec<'_>, seg: &Arc<str>, loc: u64) -> Result<()> {
-        self.writer
-            .add_document(IndexDoc::spec(d, &self.fields, seg.clone(), loc))?;
-        self.uncommitted += 1;
-        Ok(())
+    /// Drops the queued documents (their block failed).
+    pub fn discard_pending(&mut self) {
+        self.pending.clear();
     }
 
     /// True when this block was already indexed.

@@ -1,21 +1,24 @@
-//! [`IndexDoc`]: the tantivy document type of the index, read straight from
-//! the owned event.
+//! [`IndexDoc`]: the tantivy document type of the index.
 //!
 //! Why not `TantivyDocument`: building one meant copying every field into a
-//! plain-data spec, then serializing each value into tantivy's compact doc
-//! format, formatting `k=v` for every cluster tag and the response code into
-//! fresh strings — ~6 µs per API event, as much as tantivy's own indexing.
-//! Here the indexer moves the event it already owns into the document and
-//! tantivy reads the fields in place: tag terms are shared per cluster
-//! ([`TagCache`]), codes come from a static table, and the document is
-//! dropped by tantivy's indexing thread after use.
+//! plain-data spec first, then serializing each value into tantivy's compact
+//! doc format, formatting `k=v` for every cluster tag and the response code
+//! into fresh strings — ~6 µs per API event, as much as tantivy's own
+//! indexing. An `IndexDoc` is one string buffer with the values laid end to
+//! end and a list of (field, value) entries into it: built with one pass
+//! over the event, tag terms shared per cluster ([`TagCache`]), codes from
+//! a static table. Tantivy walks a document three times (fast fields,
+//! postings, doc store); walking this one is a slice walk.
+//!
+//! A first version moved the owned event into the document and read its
+//! fields in place; walking the event's fields through a state machine
+//! three times cost more than copying the ~200 bytes of values once.
 //!
 //! API documents carry no `kind` term (they are most documents; one term
 //! less per event): `kind=api` is answered as "no kind term", see
 //! `search::build`. Session documents (few) still go through the plain-data
 //! [`super::doc::DocSpec`].
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock};
 
@@ -49,75 +52,92 @@ impl<'a> Value<'a> for Val<'a> {
     }
 }
 
-/// An owned value of a session document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum OwnedVal {
-    Str(String),
+/// A value of an [`IndexDoc`]: a string is a range of its buffer.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Str(usize, usize),
     U64(u64),
-}
-
-#[derive(Debug)]
-enum Body {
-    Api {
-        ev: Box<ApiEvent>,
-        tags: Arc<[String]>,
-        code: Cow<'static, str>,
-        id_hash: Option<u64>,
-    },
-    /// Session start/command/end and chunk documents.
-    Spec(Vec<(TField, OwnedVal)>),
+    I64(i64),
 }
 
 /// A document as handed to tantivy's `IndexWriter`.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct IndexDoc {
-    body: Body,
-    /// [`super::seg_key`] of the event's segment, shared by its block.
-    seg: Arc<str>,
-    time_us: i64,
-    loc: u64,
+    buf: String,
+    vals: Vec<(TField, Slot)>,
 }
 
 impl IndexDoc {
-    /// The document of an API event (moved in, not copied).
-    pub fn api(ev: Box<ApiEvent>, tags: Arc<[String]>, seg: Arc<str>, loc: u64) -> IndexDoc {
-        let time_us = ev.time.timestamp_micros();
-        let id_hash = (!ev.id.is_empty()).then(|| id_hash(&ev.id));
-        let code = code_str(ev.code);
-        IndexDoc {
-            body: Body::Api {
-                ev,
-                tags,
-                code,
-                id_hash,
-            },
-            seg,
-            time_us,
-            loc,
+    /// Adds a string value; empty strings are not indexed (no
+    /// `namespace=` term for a cluster-scoped request).
+    fn str(&mut self, f: TField, s: &str) {
+        if !s.is_empty() {
+            let a = self.buf.len();
+            self.buf.push_str(s);
+            self.vals.push((f, Slot::Str(a, self.buf.len())));
         }
     }
 
+    /// Where the event lives and when it happened: every document has these.
+    fn common(&mut self, seg: &str, time_us: i64, loc: u64) {
+        let h = &*H;
+        self.str(h.seg, seg);
+        self.vals.push((h.time, Slot::I64(time_us)));
+        self.vals.push((h.loc, Slot::U64(loc)));
+    }
+
+    /// The document of an API event, values in schema field order (tantivy
+    /// sorts them by field; sorted input keeps that cheap). `tags` are the
+    /// event's tag terms from [`TagCache`].
+    pub fn api(ev: &ApiEvent, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
+        let h = &*H;
+        let mut d = IndexDoc {
+            buf: String::with_capacity(256),
+            vals: Vec::with_capacity(16 + ev.user.groups.len() + tags.len()),
+        };
+        d.str(h.user, &ev.user.name);
+        for g in &ev.user.groups {
+            d.str(h.group, g);
+        }
+        d.str(h.cluster, &ev.cluster);
+        d.str(h.verb, &ev.verb);
+        d.str(h.api_group, &ev.api_group);
+        d.str(h.resource, &ev.resource);
+        d.str(h.namespace, &ev.namespace);
+        d.str(h.name, &ev.name);
+        d.str(h.decision, ev.decision.outcome.as_str());
+        // Indexed even when 0, as it always was.
+        d.str(h.code, code_str(ev.code).as_ref());
+        if let Some(s) = &ev.session_id {
+            d.str(h.session, s);
+        }
+        for t in tags {
+            d.str(h.tag, t);
+        }
+        d.common(seg, ev.time.timestamp_micros(), loc);
+        if !ev.id.is_empty() {
+            d.vals.push((h.id_hash, Slot::U64(id_hash(&ev.id))));
+        }
+        d
+    }
+
     /// The document of a session event or chunk.
-    pub fn spec(d: &DocSpec<'_>, f: &Fields, seg: Arc<str>, loc: u64) -> IndexDoc {
-        let mut vals = Vec::with_capacity(d.fields.len() + d.tags.len() + d.text.len());
+    pub fn spec(d: &DocSpec<'_>, f: &Fields, seg: &str, loc: u64) -> IndexDoc {
+        let mut doc = IndexDoc::default();
         for (k, v) in &d.fields {
-            vals.push(match k {
-                Field::Id => (f.id_hash, OwnedVal::U64(id_hash(v))),
-                _ => (f.exact(*k), OwnedVal::Str(v.to_string())),
-            });
+            match k {
+                Field::Id => doc.vals.push((f.id_hash, Slot::U64(id_hash(v)))),
+                _ => doc.str(f.exact(*k), v),
+            }
         }
         for t in &d.tags {
-            vals.push((f.tag, OwnedVal::Str(t.clone())));
+            doc.str(f.tag, t);
         }
         for t in &d.text {
-            vals.push((f.text, OwnedVal::Str(t.to_string())));
+            doc.str(f.text, t);
         }
-        IndexDoc {
-            body: Body::Spec(vals),
-            seg,
-            time_us: d.time_us,
-            loc,
-        }
+        doc.common(seg, d.time_us, loc);
+        doc
     }
 }
 
@@ -164,128 +184,35 @@ static H: LazyLock<Handles> = LazyLock::new(|| {
 });
 
 /// `code.to_string()` without an allocation for every real HTTP status.
-fn code_str(code: u16) -> Cow<'static, str> {
+fn code_str(code: u16) -> std::borrow::Cow<'static, str> {
     static CODES: LazyLock<Vec<String>> =
         LazyLock::new(|| (0..1000).map(|c| c.to_string()).collect());
     match CODES.get(usize::from(code)) {
-        Some(s) => Cow::Borrowed(s.as_str()),
-        None => Cow::Owned(code.to_string()),
+        Some(s) => s.as_str().into(),
+        None => code.to_string().into(),
     }
 }
 
-/// Walks a document's values in field order (tantivy sorts them by field;
-/// already sorted input keeps that cheap). Tantivy walks a document three
-/// times (fast fields, postings, doc store), so this allocates nothing.
+/// Walks a document's values.
 pub struct DocIter<'a> {
     doc: &'a IndexDoc,
-    slot: u8,
-    sub: usize,
-}
-
-// Slots of an API document, in schema field order.
-const S_USER: u8 = 0;
-const S_GROUP: u8 = 1;
-const S_CLUSTER: u8 = 2;
-const S_VERB: u8 = 3;
-const S_API_GROUP: u8 = 4;
-const S_RESOURCE: u8 = 5;
-const S_NAMESPACE: u8 = 6;
-const S_NAME: u8 = 7;
-const S_DECISION: u8 = 8;
-const S_CODE: u8 = 9;
-const S_SESSION: u8 = 10;
-const S_TAG: u8 = 11;
-// Common to every document: after an API document's slots, or after a
-// session document's values.
-const S_SEG: u8 = 12;
-const S_TIME: u8 = 13;
-const S_LOC: u8 = 14;
-const S_ID_HASH: u8 = 15;
-
-impl<'a> DocIter<'a> {
-    /// The `sub`-th element of a multi-valued slot, or moves to the next slot.
-    fn multi(&mut self, field: TField, vals: &'a [String]) -> Option<(TField, Val<'a>)> {
-        match vals.get(self.sub) {
-            Some(v) => {
-                self.sub += 1;
-                Some((field, Val::Str(v)))
-            }
-            None => {
-                self.sub = 0;
-                self.slot += 1;
-                None
-            }
-        }
-    }
+    i: usize,
 }
 
 impl<'a> Iterator for DocIter<'a> {
     type Item = (TField, Val<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let h = &*H;
-        let d = self.doc;
-        if let Body::Spec(vals) = &d.body {
-            if self.slot < S_SEG {
-                if let Some((f, v)) = vals.get(self.sub) {
-                    self.sub += 1;
-                    return Some((
-                        *f,
-                        match v {
-                            OwnedVal::Str(s) => Val::Str(s),
-                            OwnedVal::U64(u) => Val::U64(*u),
-                        },
-                    ));
-                }
-                self.slot = S_SEG;
-            }
-        }
-        loop {
-            let item = match (&d.body, self.slot) {
-                (_, S_SEG) => (h.seg, Val::Str(&d.seg)),
-                (_, S_TIME) => (h.time, Val::I64(d.time_us)),
-                (_, S_LOC) => (h.loc, Val::U64(d.loc)),
-                (Body::Api { id_hash, .. }, S_ID_HASH) => match id_hash {
-                    Some(x) => (h.id_hash, Val::U64(*x)),
-                    None => return None,
-                },
-                (Body::Spec(_), _) => return None,
-                (Body::Api { ev, tags, code, .. }, slot) => match slot {
-                    S_USER => (h.user, Val::Str(&ev.user.name)),
-                    S_GROUP => match self.multi(h.group, &ev.user.groups) {
-                        Some(it) => it,
-                        None => continue,
-                    },
-                    S_CLUSTER => (h.cluster, Val::Str(&ev.cluster)),
-                    S_VERB => (h.verb, Val::Str(&ev.verb)),
-                    S_API_GROUP => (h.api_group, Val::Str(&ev.api_group)),
-                    S_RESOURCE => (h.resource, Val::Str(&ev.resource)),
-                    S_NAMESPACE => (h.namespace, Val::Str(&ev.namespace)),
-                    S_NAME => (h.name, Val::Str(&ev.name)),
-                    S_DECISION => (h.decision, Val::Str(ev.decision.outcome.as_str())),
-                    // The code is indexed even when 0, as it always was.
-                    S_CODE => {
-                        self.slot += 1;
-                        return Some((h.code, Val::Str(code)));
-                    }
-                    S_SESSION => (h.session, Val::Str(ev.session_id.as_deref().unwrap_or(""))),
-                    S_TAG => match self.multi(h.tag, tags) {
-                        Some(it) => it,
-                        None => continue,
-                    },
-                    _ => return None,
-                },
-            };
-            if !matches!(self.slot, S_GROUP | S_TAG) {
-                self.slot += 1;
-            }
-            // Empty strings are not indexed (no `namespace=` term for a
-            // cluster-scoped request).
-            if matches!(item.1, Val::Str("")) {
-                continue;
-            }
-            return Some(item);
-        }
+        let (f, slot) = *self.doc.vals.get(self.i)?;
+        self.i += 1;
+        Some((
+            f,
+            match slot {
+                Slot::Str(a, b) => Val::Str(&self.doc.buf[a..b]),
+                Slot::U64(v) => Val::U64(v),
+                Slot::I64(v) => Val::I64(v),
+            },
+        ))
     }
 }
 
@@ -294,11 +221,7 @@ impl Document for IndexDoc {
     type FieldsValuesIter<'a> = DocIter<'a>;
 
     fn iter_fields_and_values(&self) -> DocIter<'_> {
-        DocIter {
-            doc: self,
-            slot: 0,
-            sub: 0,
-        }
+        DocIter { doc: self, i: 0 }
     }
 }
 

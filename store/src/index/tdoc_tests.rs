@@ -45,7 +45,7 @@ fn api_doc_has_every_exact_field_in_schema_order() {
     a.user.groups.push(String::new());
     let mut cache = TagCache::default();
     let tags = cache.terms(&a.cluster, &a.cluster_tags);
-    let d = IndexDoc::api(a.clone(), tags, Arc::from("w/3"), 77);
+    let d = IndexDoc::api(&a, &tags, "w/3", 77);
     let got = values(&d);
     let mut want: Vec<(String, String)> = vec![("user".into(), a.user.name.clone())];
     for g in a.user.groups.iter().filter(|g| !g.is_empty()) {
