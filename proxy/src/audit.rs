@@ -51,8 +51,8 @@ pub trait AuditBackend: Send + 'static {
     /// Append a batch, taking the events it writes out of `batch`: owned
     /// events go into the store without a copy (a 32 KiB session.data
     /// frame was cloned here). Returning `Err` makes the pipeline
-    /// unhealthy; the events still in `batch` are logged as lost, and a
-    /// backend that lost one it had taken says so in the error.
+    /// unhealthy; the events still in `batch` are logged as lost (a backend
+    /// puts back any event it took but could not write).
     fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String>;
     /// Called when the queue is momentarily empty (flush buffers).
     fn idle(&mut self) -> Result<(), String> {
@@ -466,25 +466,16 @@ impl AuditBackend for StoreBackend {
     }
 
     fn append(&mut self, batch: &mut Vec<Event>) -> Result<(), String> {
-        // A failed store refuses every append: find out before handing it
-        // an event it would drop, so the whole batch is logged as lost.
+        // A failed store refuses every append: say so before taking any.
         self.healthy()?;
-        let mut events = batch.drain(..);
+        // A refused event comes back whole (`try_append`): it goes back at
+        // the front of what is left, and the caller logs them all as lost.
+        let mut events = std::mem::take(batch).into_iter();
         while let Some(ev) = events.next() {
-            // What to name it by if it is lost (no allocation per event).
-            let kind = match &ev {
-                Event::Api(_) => "API",
-                Event::Session(_) => "session",
-            };
-            let time = ev.time();
-            if let Err(e) = self.writer.append(ev) {
-                // Failed in between: the rest stay in the batch (logged
-                // by the caller); the one taken is named here.
-                let rest: Vec<Event> = events.collect();
-                *batch = rest;
-                return Err(format!(
-                    "audit store: {e} (lost with it: the {kind} event of {time})"
-                ));
+            if let Err(r) = self.writer.try_append(ev) {
+                batch.push(r.event);
+                batch.extend(events);
+                return Err(format!("audit store: {}", r.error));
             }
         }
         Ok(())

@@ -27,7 +27,7 @@ pub use log::{Pointer, Position};
 pub use query::{Field, Query};
 pub use read::{Hit, SessionSummary, Stats, Tail};
 pub use store::{PruneReport, Store};
-pub use writer::{OnFull, Seq, Writer};
+pub use writer::{OnFull, Refused, Seq, Writer};
 
 use std::time::Duration;
 

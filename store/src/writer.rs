@@ -38,6 +38,14 @@ pub enum OnFull {
     Refuse,
 }
 
+/// An event [`Writer::try_append`] did not take, and why.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: StoreError,
+    /// The event as it was handed in.
+    pub event: Event,
+}
+
 struct PendingEvent {
     seq: Seq,
     time_us: i64,
@@ -108,13 +116,20 @@ impl Writer {
     /// Enqueues an event into the current block; returns its seq. Fast: no
     /// I/O. The event is durable once [`Writer::durable`] reaches the seq.
     pub fn append(&self, event: Event) -> Result<Seq> {
+        self.try_append(event).map_err(|r| r.error)
+    }
+
+    /// [`Writer::append`], but a refused event comes back whole with the
+    /// error (session bytes included), so a caller that owns its events —
+    /// kac-proxy's audit thread — can still log or retry it: nothing is
+    /// lost because the store took it and then failed.
+    pub fn try_append(&self, event: Event) -> std::result::Result<Seq, Box<Refused>> {
         // Sized from the previous event: `to_vec` starts at 128 bytes and
         // doubled ~3 times for a typical 700-byte event, and every one of
         // those allocations is freed on the writer thread (a cross-thread
         // free, the costly kind).
         use std::sync::atomic::Ordering::Relaxed;
         let mut event = event;
-        let invalid = |e| StoreError::Invalid(format!("event does not serialize: {e}"));
         let mut head = Vec::with_capacity(64);
         let (json, data) = if session_data_head(&event, &mut head) {
             // Session output: a binary record head (see log::record); the
@@ -127,27 +142,29 @@ impl Writer {
         } else {
             let hint = self.shared.json_hint.load(Relaxed);
             let mut json = Vec::with_capacity(hint + hint / 4 + 64);
-            encode_record(&event, &mut json).map_err(invalid)?;
+            if let Err(e) = encode_record(&event, &mut json) {
+                let error = StoreError::Invalid(format!("event does not serialize: {e}"));
+                return Err(Box::new(Refused { error, event }));
+            }
             self.shared.json_hint.store(json.len(), Relaxed);
             (json, Vec::new())
         };
         let size = json.len() + data.len();
         let time_us = event.time().timestamp_micros();
-        let keep = self.shared.opts.index.then_some(event);
         let cap = self.shared.opts.queue_max_bytes;
         let mut st = self.lock();
-        loop {
+        let refused = loop {
             if let Some(e) = &st.error {
-                return Err(StoreError::Failed(e.clone()));
+                break Some(StoreError::Failed(e.clone()));
             }
             if st.closing {
-                return Err(StoreError::Closed);
+                break Some(StoreError::Closed);
             }
             if st.pending_bytes + size <= cap || st.pending.is_empty() {
-                break;
+                break None;
             }
             match self.shared.opts.on_full {
-                OnFull::Refuse => return Err(StoreError::QueueFull(st.pending_bytes)),
+                OnFull::Refuse => break Some(StoreError::QueueFull(st.pending_bytes)),
                 OnFull::Wait => {
                     st = self
                         .shared
@@ -156,7 +173,24 @@ impl Writer {
                         .unwrap_or_else(|p| p.into_inner())
                 }
             }
+        };
+        if let Some(error) = refused {
+            drop(st);
+            // Give the session bytes back to the event they came from.
+            if let Event::Session(SessionEvent::Data { data: d, .. }) = &mut event {
+                if !data.is_empty() {
+                    *d = data;
+                }
+            }
+            return Err(Box::new(Refused { error, event }));
         }
+        // Without an index nobody needs the event past here; it is freed
+        // after the lock is released.
+        let (keep, discard) = if self.shared.opts.index {
+            (Some(event), None)
+        } else {
+            (None, Some(event))
+        };
         let seq = st.next_seq;
         st.next_seq += 1;
         st.pending_bytes += size;
@@ -175,6 +209,8 @@ impl Writer {
         {
             self.shared.work.notify_one();
         }
+        drop(st);
+        drop(discard);
         Ok(seq)
     }
 
