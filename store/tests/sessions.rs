@@ -174,10 +174,11 @@ fn session_blocks_use_the_session_zstd_level() {
         }));
     }
     text_session.push(end);
-    // Level 6, not higher: with the codec's forced minimum match of 6,
-    // levels 9-19 store this text *larger* than level 1 (found here; the
-    // comparison used level 19 and was flaky only because the block split
-    // varied).
+    // Level 6, not higher: zstd's levels 9-19 store this synthetic text
+    // *larger* than level 1 (found here once the block split above was
+    // fixed; the comparison used level 19 and was flaky only because the
+    // split varied). It is zstd on this data, not the codec's minimum match
+    // of 6: without it level 19 is still larger.
     let fast = stored_size(&text_session, 6, 1);
     let slow = stored_size(&text_session, 1, 6);
     assert!(
