@@ -281,7 +281,9 @@ pub fn encode_block_with(
         raw: &raw,
         sample: false,
     };
-    Ok(append_block(z, Vec::new(), prev_hash, &body, false)?.0)
+    let mut out = Vec::new();
+    append_block(z, &mut out, prev_hash, &body, false)?;
+    Ok(out)
 }
 
 /// An already laid out block body: `raw` is `(len:u32le record[len])*`
@@ -322,8 +324,7 @@ pub fn encode_block_frame(
 ) -> std::io::Result<EncodedBlock> {
     frame.clear();
     frame.resize(FRAME_HEADER, 0);
-    let (out, raw_tail) = append_block(z, std::mem::take(frame), prev_hash, body, true)?;
-    *frame = out;
+    let raw_tail = append_block(z, frame, prev_hash, body, true)?;
     let tail: &[u8] = if raw_tail { body.raw } else { &[] };
     let payload = [&frame[FRAME_HEADER..], tail];
     let len = (payload[0].len() + payload[1].len()) as u32;
@@ -339,25 +340,21 @@ pub fn encode_block_frame(
 /// left out (the caller writes it after `out`). Returns whether it is raw.
 fn append_block(
     z: &mut zstd::bulk::Compressor<'_>,
-    mut out: Vec<u8>,
+    out: &mut Vec<u8>,
     prev_hash: &Hash,
     b: &BlockBody<'_>,
     raw_tail: bool,
-) -> std::io::Result<(Vec<u8>, bool)> {
+) -> std::io::Result<bool> {
     // Sticky on the context; setting it per block costs a field store.
     z.set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))?;
-    let raw_body = b.sample && b.raw.len() >= SAMPLE_FROM && !sample_pays(z, b.raw)?;
-    let start = out.len();
-    let bound = if raw_body {
-        if raw_tail {
-            0
-        } else {
-            b.raw.len()
-        }
-    } else {
-        zstd::zstd_safe::compress_bound(b.raw.len())
+    let sampled_raw = b.sample && b.raw.len() >= SAMPLE_FROM && !sample_pays(z, b.raw)?;
+    let bound = match (sampled_raw, raw_tail) {
+        (false, _) => zstd::zstd_safe::compress_bound(b.raw.len()),
+        (true, false) => b.raw.len(),
+        (true, true) => 0,
     };
     out.reserve(BLOCK_HEADER + bound);
+    let start = out.len();
     out.push(KIND_BLOCK);
     out.extend_from_slice(&b.first_seq.to_le_bytes());
     out.extend_from_slice(&b.count.to_le_bytes());
@@ -366,30 +363,23 @@ fn append_block(
     out.extend_from_slice(prev_hash);
     out.extend_from_slice(&(b.raw.len() as u32).to_le_bytes());
     let code_at = out.len();
-    if raw_body {
-        out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
-        if !raw_tail {
-            out.extend_from_slice(b.raw);
+    if !sampled_raw {
+        out.extend_from_slice(&BodyEncoding::Zstd.code().to_le_bytes());
+        let mut cur = std::io::Cursor::new(&mut *out);
+        cur.set_position((code_at + 4) as u64);
+        z.compress_to_buffer(b.raw, &mut cur)?;
+        if !b.sample || pays(out.len() - code_at - 4, b.raw.len()) {
+            debug_assert!(out.len() - start >= BLOCK_HEADER);
+            return Ok(false);
         }
-        return Ok((out, true));
-    }
-    out.extend_from_slice(&BodyEncoding::Zstd.code().to_le_bytes());
-    let at = out.len() as u64;
-    let mut cur = std::io::Cursor::new(out);
-    cur.set_position(at);
-    z.compress_to_buffer(b.raw, &mut cur)?;
-    let mut out = cur.into_inner();
-    if b.sample && !pays(out.len() - code_at - 4, b.raw.len()) {
         // The sample misjudged it (or the body was too short to sample).
         out.truncate(code_at);
-        out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
-        if !raw_tail {
-            out.extend_from_slice(b.raw);
-        }
-        return Ok((out, true));
     }
-    debug_assert!(out.len() - start >= BLOCK_HEADER);
-    Ok((out, false))
+    out.extend_from_slice(&BodyEncoding::Raw.code().to_le_bytes());
+    if !raw_tail {
+        out.extend_from_slice(b.raw);
+    }
+    Ok(true)
 }
 
 /// Parses a block header; returns it with the compressed body.
