@@ -17,7 +17,6 @@ use crate::index::doc::{session_doc, SessionCtx, KIND_START};
 use crate::index::search::{self, Kinds};
 use crate::index::{IndexHandle, Indexer, COMMIT_DOCS};
 use crate::log::anchor::{self, Anchor};
-use crate::log::codec::SegmentHeader;
 use crate::log::segment::{self, SegmentWriter};
 use crate::log::verify::{verify_log, VerifyIssue, VerifyReport};
 use crate::log::{scan_blocks, BlockReader, BlockRef, StreamPos};
@@ -74,11 +73,17 @@ impl Store {
             Some(s) => {
                 let w = SegmentWriter::reopen(&s)?;
                 let (hash, last) = w.seal()?;
-                new_segment(dir, &opts, s.header.segment_seq + 1, last + 1, hash)?
+                SegmentWriter::start(
+                    dir,
+                    &opts.writer_id,
+                    s.header.segment_seq + 1,
+                    last + 1,
+                    hash,
+                )?
             }
-            None => new_segment(
+            None => SegmentWriter::start(
                 dir,
-                &opts,
+                &opts.writer_id,
                 tail.next_segment_seq,
                 tail.next_seq,
                 tail.last_hash,
@@ -341,26 +346,6 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-fn new_segment(
-    dir: &Path,
-    opts: &StoreOptions,
-    seq: u64,
-    first_seq: u64,
-    prev_hash: crate::log::codec::Hash,
-) -> Result<SegmentWriter> {
-    SegmentWriter::create(
-        dir,
-        SegmentHeader {
-            hash: crate::log::codec::ChainHash::CURRENT,
-            writer: opts.writer_id.clone(),
-            segment_seq: seq,
-            first_seq,
-            prev_hash,
-            created_us: Utc::now().timestamp_micros(),
-        },
-    )
 }
 
 /// Adds the documents of one block and advances the indexer's position.

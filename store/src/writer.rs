@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kac_event::{Event, SessionEvent};
 
 use crate::error::{Result, StoreError};
-use crate::log::codec::{encode_block_frame, BlockBody, SegmentHeader};
+use crate::log::codec::{encode_block_frame, BlockBody};
 use crate::log::record::{encode_record, session_data_head, TAG_SESSION_DATA};
 use crate::log::segment::SegmentWriter;
 use crate::log::{BlockRef, StreamPos};
@@ -541,17 +541,16 @@ impl Thread {
             return Ok(());
         }
         let seg = self.seg.take().expect("open segment");
-        let header = SegmentHeader {
-            hash: crate::log::codec::ChainHash::CURRENT,
-            writer: seg.header.writer.clone(),
-            segment_seq: seg.header.segment_seq + 1,
-            first_seq: seg.last_seq + 1,
-            prev_hash: seg.last_hash,
-            created_us: chrono::Utc::now().timestamp_micros(),
-        };
-        let (_, last_seq) = seg.seal()?;
+        let (writer, next) = (seg.header.writer.clone(), seg.header.segment_seq + 1);
+        let (prev_hash, last_seq) = seg.seal()?;
         self.mark_durable(last_seq);
-        self.seg = Some(SegmentWriter::create(&self.store, header)?);
+        self.seg = Some(SegmentWriter::start(
+            &self.store,
+            &writer,
+            next,
+            last_seq + 1,
+            prev_hash,
+        )?);
         Ok(())
     }
 

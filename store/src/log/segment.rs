@@ -12,8 +12,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::codec::{
-    decode_block_header, encode_frame, Hash, Seal, SegmentHeader, FRAME_HEADER, KIND_BLOCK,
-    KIND_SEAL, KIND_SEGMENT, MAX_FRAME, ZERO_HASH,
+    decode_block_header, encode_frame, ChainHash, Hash, Seal, SegmentHeader, FRAME_HEADER,
+    KIND_BLOCK, KIND_SEAL, KIND_SEGMENT, MAX_FRAME, ZERO_HASH,
 };
 use crate::error::{IoContext, Result, StoreError};
 
@@ -228,6 +228,28 @@ pub struct SegmentWriter {
 
 impl SegmentWriter {
     /// Creates a new segment and makes its header durable.
+    /// Starts the next segment of `writer`'s stream as every new segment
+    /// is written now: hashed with [`ChainHash::CURRENT`], created now.
+    pub fn start(
+        store: &Path,
+        writer: &str,
+        segment_seq: u64,
+        first_seq: u64,
+        prev_hash: Hash,
+    ) -> Result<Self> {
+        Self::create(
+            store,
+            SegmentHeader {
+                hash: ChainHash::CURRENT,
+                writer: writer.to_string(),
+                segment_seq,
+                first_seq,
+                prev_hash,
+                created_us: chrono::Utc::now().timestamp_micros(),
+            },
+        )
+    }
+
     pub fn create(store: &Path, header: SegmentHeader) -> Result<Self> {
         let dir = segments_dir(store);
         std::fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
