@@ -13,7 +13,7 @@
 //!           hash, raw length, body encoding (0 = zstd, 1 = stored raw),
 //!           body = zstd(events) or events as they are
 //!           where events = (len:u32le record[len])*; a record is the
-//!           event's JSON or a binary session.data form (see [`record`])
+//!           event's JSON or a binary session.data or API form (see [`record`])
 //! kind 3  = seal: last block hash, block count, event count, last seq,
 //!           max time; written when a segment is rotated out
 //! ```
