@@ -107,7 +107,12 @@ fn header_screen_markers_seek_search_and_quit() {
         "--file {} --paused",
         fixture("shell.jsonl").display()
     ));
-    let pane = t.wait_for("the header", |p| p.contains("pod web-7d9f6c-x2k4p"));
+    // The whole first frame, header to status line: tmux can capture the
+    // pane while the terminal is still drawing it (a CI run saw only the
+    // header rows).
+    let pane = t.wait_for("the first frame", |p| {
+        p.contains("pod web-7d9f6c-x2k4p") && p.contains("paused")
+    });
     for want in [
         "user david",
         "cluster prod-eu",
