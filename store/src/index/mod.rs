@@ -18,7 +18,7 @@ use std::time::Instant;
 use tantivy::indexer::UserOperation;
 use tantivy::query::RangeQuery;
 use tantivy::schema::{
-    IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STRING, TEXT,
+    BytesOptions, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, TEXT,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
@@ -31,8 +31,8 @@ use tdoc::{IndexDoc, TagCache};
 /// Tantivy field handles.
 #[derive(Clone)]
 pub struct Fields {
-    pub exact: Vec<(Field, tantivy::schema::Field)>,
-    pub tag: tantivy::schema::Field,
+    /// Every exact-match term of a document, see [`term_code`].
+    pub terms: tantivy::schema::Field,
     pub seg: tantivy::schema::Field,
     pub time: tantivy::schema::Field,
     pub text: tantivy::schema::Field,
@@ -42,14 +42,62 @@ pub struct Fields {
 }
 
 impl Fields {
-    pub fn exact(&self, f: Field) -> tantivy::schema::Field {
-        self.exact
-            .iter()
-            .find(|(g, _)| *g == f)
-            .map(|(_, h)| *h)
-            .expect("every Field but Id is a text field of the schema")
+    /// The index term of `field=value` (`field` is not [`Field::Id`], which
+    /// is a column, see [`ID_HASH_FIELD`]).
+    pub fn term(&self, field: Field, value: &str) -> Term {
+        self.term_with(term_code(field), value)
+    }
+
+    /// The index term of cluster tag `key=value`.
+    pub fn tag_term(&self, key: &str, value: &str) -> Term {
+        self.term_with(TAG_CODE, &format!("{key}={value}"))
+    }
+
+    fn term_with(&self, code: u8, value: &str) -> Term {
+        let mut b = Vec::with_capacity(1 + value.len());
+        b.push(code);
+        b.extend_from_slice(value.as_bytes());
+        Term::from_field_bytes(self.terms, &b)
     }
 }
+
+/// The first byte of an exact-match term: which query field it belongs to.
+///
+/// Why one bytes field for every exact-match field instead of a text field
+/// each: tantivy handles a document field by field (sort the values, group
+/// them, look up the field's postings writer) and runs every text value
+/// through a boxed token stream, even with the `raw` tokenizer. A bytes
+/// value goes straight to the postings writer. With about twelve
+/// exact-match values per API event, that per-field and per-value overhead
+/// was a large share of tantivy's indexing time. A term is `code ‖ value`:
+/// the code is one fixed byte, so distinct (field, value) pairs always give
+/// distinct terms.
+///
+/// The codes are part of the schema: changing one means renaming
+/// [`TERMS_FIELD`], so an old index is rebuilt rather than misread.
+pub fn term_code(f: Field) -> u8 {
+    match f {
+        Field::Kind => b'k',
+        Field::Id => unreachable!("event ids are the id-hash column, not terms"),
+        Field::User => b'u',
+        Field::Group => b'g',
+        Field::Cluster => b'c',
+        Field::Verb => b'v',
+        Field::ApiGroup => b'a',
+        Field::Resource => b'r',
+        Field::Namespace => b'n',
+        Field::Name => b'm',
+        Field::Decision => b'd',
+        Field::Code => b'h',
+        Field::Session => b's',
+    }
+}
+
+/// [`term_code`] of cluster tags (`tag:key=value`).
+pub const TAG_CODE: u8 = b't';
+
+/// Name of the field holding every exact-match term, see [`term_code`].
+pub const TERMS_FIELD: &str = "terms_v1";
 
 /// Name of the field holding [`id_hash`] of event ids. The hash function is
 /// part of the name: changing the hash must change the name, so the schema
@@ -73,21 +121,9 @@ pub fn id_hash(id: &str) -> u64 {
     })
 }
 
-/// `STRING` without field norms. Field norms (one byte per document and
-/// field: the field's length) only feed BM25 scoring; every search here is
-/// ordered by the `time` column and never scored, so they were pure ingest
-/// cost (recorded per field per document, then serialized).
-fn exact_opts() -> TextOptions {
-    STRING.set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer("raw")
-            .set_index_option(IndexRecordOption::Basic)
-            .set_fieldnorms(false),
-    )
-}
-
 /// `TEXT` (default tokenizer, positions for phrase queries such as
-/// `"rm -rf"`) without field norms, for the same reason.
+/// `"rm -rf"`) without field norms: they only feed BM25 scoring, and
+/// results are ordered by time, never scored.
 fn text_opts() -> TextOptions {
     TEXT.set_indexing_options(
         TextFieldIndexing::default()
@@ -102,12 +138,9 @@ pub(crate) static SCHEMA: LazyLock<(Schema, Fields)> = LazyLock::new(schema);
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let exact = Field::ALL
-        .iter()
-        .filter(|f| **f != Field::Id)
-        .map(|f| (*f, b.add_text_field(f.as_str(), exact_opts())))
-        .collect();
-    let tag = b.add_text_field("tag", exact_opts());
+    // Indexed (doc ids only, no positions), without field norms (see
+    // `text_opts`).
+    let terms = b.add_bytes_field(TERMS_FIELD, BytesOptions::default().set_indexed());
     // Where a document's event lives is read from fast fields (columns), not
     // from stored documents: `seg` ("writer/segment") and `loc` (block
     // offset << 20 | index in block). No field is STORED, so indexing
@@ -126,8 +159,7 @@ fn schema() -> (Schema, Fields) {
     // ingest pays no term per event.
     let id_hash = b.add_u64_field(ID_HASH_FIELD, FAST);
     let fields = Fields {
-        exact,
-        tag,
+        terms,
         seg,
         time,
         text,
@@ -275,7 +307,7 @@ impl Indexer {
 
     /// Queues a session or chunk document.
     pub fn add_spec(&mut self, d: &DocSpec<'_>, seg: &str, loc: u64) {
-        let doc = IndexDoc::spec(d, &self.fields, seg, loc);
+        let doc = IndexDoc::spec(d, seg, loc);
         self.pending.push(UserOperation::Add(doc));
     }
 

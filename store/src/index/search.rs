@@ -12,7 +12,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Order, Searcher, Term};
 
 use super::doc::{KIND_API, KIND_CHUNK, KIND_COMMAND, KIND_END, KIND_START};
-use super::IndexHandle;
+use super::{Fields, IndexHandle};
 use crate::error::{Result, StoreError};
 use crate::log::Pointer;
 use crate::query::{Field, Query};
@@ -28,19 +28,20 @@ pub enum Kinds {
     All,
 }
 
-fn term(f: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(f, v),
-        IndexRecordOption::Basic,
-    ))
+fn term(t: Term) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(t, IndexRecordOption::Basic))
+}
+
+fn kind(f: &Fields, k: &str) -> Box<dyn TQuery> {
+    term(f.term(Field::Kind, k))
 }
 
 /// `kind=api`: API documents are the ones without a `kind` term (see
 /// [`super::tdoc`]), i.e. every document that has none of the other kinds.
-fn not_kinds(kind: tantivy::schema::Field) -> Box<dyn TQuery> {
+fn not_kinds(f: &Fields) -> Box<dyn TQuery> {
     let mut q: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, Box::new(AllQuery))];
     for k in [KIND_START, KIND_COMMAND, KIND_END, KIND_CHUNK] {
-        q.push((Occur::MustNot, term(kind, k)));
+        q.push((Occur::MustNot, kind(f, k)));
     }
     Box::new(BooleanQuery::new(q))
 }
@@ -71,13 +72,13 @@ pub fn build(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<Box<dyn TQuery>
                     Bound::Included(h),
                 ))
             }
-            Field::Kind if v == KIND_API => not_kinds(f.exact(Field::Kind)),
-            _ => term(f.exact(*field), v),
+            Field::Kind if v == KIND_API => not_kinds(f),
+            _ => term(f.term(*field, v)),
         };
         must.push((Occur::Must, t));
     }
     for (k, v) in &q.tags {
-        must.push((Occur::Must, term(f.tag, &format!("{k}={v}"))));
+        must.push((Occur::Must, term(f.tag_term(k, v))));
     }
     if q.since.is_some() || q.until.is_some() {
         let lo = q.since.map_or(Bound::Unbounded, |t| {
@@ -103,13 +104,12 @@ pub fn build(h: &IndexHandle, q: &Query, kinds: Kinds) -> Result<Box<dyn TQuery>
             _ => must.push((Occur::Must, Box::new(PhraseQuery::new(terms)))),
         }
     }
-    let kind = f.exact(Field::Kind);
     match kinds {
-        Kinds::Events => must.push((Occur::MustNot, term(kind, KIND_CHUNK))),
+        Kinds::Events => must.push((Occur::MustNot, kind(f, KIND_CHUNK))),
         Kinds::SessionsAndCommands => {
             let either: Vec<(Occur, Box<dyn TQuery>)> = vec![
-                (Occur::Should, term(kind, KIND_START)),
-                (Occur::Should, term(kind, KIND_COMMAND)),
+                (Occur::Should, kind(f, KIND_START)),
+                (Occur::Should, kind(f, KIND_COMMAND)),
             ];
             must.push((Occur::Must, Box::new(BooleanQuery::new(either))));
         }

@@ -10,6 +10,9 @@
 //! a static table. Tantivy walks a document three times (fast fields,
 //! postings, doc store); walking this one is a slice walk.
 //!
+//! Every exact-match value is a term `code ‖ value` of the one bytes field
+//! [`super::TERMS_FIELD`] (see [`super::term_code`] for why).
+//!
 //! A first version moved the owned event into the document and read its
 //! fields in place; walking the event's fields through a state machine
 //! three times cost more than copying the ~200 bytes of values once.
@@ -28,13 +31,14 @@ use tantivy::schema::Field as TField;
 use tantivy::Document;
 
 use super::doc::DocSpec;
-use super::{id_hash, Fields};
+use super::{id_hash, term_code, TAG_CODE};
 use crate::query::Field;
 
 /// One value of a document, borrowed from it.
 #[derive(Debug, Clone, Copy)]
 pub enum Val<'a> {
     Str(&'a str),
+    Bytes(&'a [u8]),
     U64(u64),
     I64(i64),
 }
@@ -46,16 +50,18 @@ impl<'a> Value<'a> for Val<'a> {
     fn as_value(&self) -> ReferenceValue<'a, Self> {
         ReferenceValue::Leaf(match *self {
             Val::Str(s) => ReferenceValueLeaf::Str(s),
+            Val::Bytes(b) => ReferenceValueLeaf::Bytes(b),
             Val::U64(v) => ReferenceValueLeaf::U64(v),
             Val::I64(v) => ReferenceValueLeaf::I64(v),
         })
     }
 }
 
-/// A value of an [`IndexDoc`]: a string is a range of its buffer.
+/// A value of an [`IndexDoc`]: strings and terms are ranges of its buffer.
 #[derive(Debug, Clone, Copy)]
 enum Slot {
     Str(usize, usize),
+    Term(usize, usize),
     U64(u64),
     I64(i64),
 }
@@ -68,8 +74,23 @@ pub struct IndexDoc {
 }
 
 impl IndexDoc {
-    /// Adds a string value; empty strings are not indexed (no
-    /// `namespace=` term for a cluster-scoped request).
+    /// Adds the exact-match term `code ‖ s` (see [`super::term_code`]);
+    /// empty values are not indexed (no `namespace=` term for a
+    /// cluster-scoped request).
+    fn term(&mut self, code: u8, s: &str) {
+        if !s.is_empty() {
+            let a = self.buf.len();
+            self.buf.push(char::from(code));
+            self.buf.push_str(s);
+            self.vals.push((H.terms, Slot::Term(a, self.buf.len())));
+        }
+    }
+
+    fn field(&mut self, f: Field, s: &str) {
+        self.term(term_code(f), s);
+    }
+
+    /// Adds a string value of a text or string-column field.
     fn str(&mut self, f: TField, s: &str) {
         if !s.is_empty() {
             let a = self.buf.len();
@@ -95,24 +116,24 @@ impl IndexDoc {
             buf: String::with_capacity(256),
             vals: Vec::with_capacity(16 + ev.user.groups.len() + tags.len()),
         };
-        d.str(h.user, &ev.user.name);
+        d.field(Field::User, &ev.user.name);
         for g in &ev.user.groups {
-            d.str(h.group, g);
+            d.field(Field::Group, g);
         }
-        d.str(h.cluster, &ev.cluster);
-        d.str(h.verb, &ev.verb);
-        d.str(h.api_group, &ev.api_group);
-        d.str(h.resource, &ev.resource);
-        d.str(h.namespace, &ev.namespace);
-        d.str(h.name, &ev.name);
-        d.str(h.decision, ev.decision.outcome.as_str());
+        d.field(Field::Cluster, &ev.cluster);
+        d.field(Field::Verb, &ev.verb);
+        d.field(Field::ApiGroup, &ev.api_group);
+        d.field(Field::Resource, &ev.resource);
+        d.field(Field::Namespace, &ev.namespace);
+        d.field(Field::Name, &ev.name);
+        d.field(Field::Decision, ev.decision.outcome.as_str());
         // Indexed even when 0, as it always was.
-        d.str(h.code, code_str(ev.code).as_ref());
+        d.field(Field::Code, code_str(ev.code).as_ref());
         if let Some(s) = &ev.session_id {
-            d.str(h.session, s);
+            d.field(Field::Session, s);
         }
         for t in tags {
-            d.str(h.tag, t);
+            d.term(TAG_CODE, t);
         }
         d.common(seg, ev.time.timestamp_micros(), loc);
         if !ev.id.is_empty() {
@@ -122,41 +143,36 @@ impl IndexDoc {
     }
 
     /// The document of a session event or chunk.
-    pub fn spec(d: &DocSpec<'_>, f: &Fields, seg: &str, loc: u64) -> IndexDoc {
+    pub fn spec(d: &DocSpec<'_>, seg: &str, loc: u64) -> IndexDoc {
+        let h = &*H;
         let mut doc = IndexDoc::default();
+        let mut id = None;
         for (k, v) in &d.fields {
             match k {
-                Field::Id => doc.vals.push((f.id_hash, Slot::U64(id_hash(v)))),
-                _ => doc.str(f.exact(*k), v),
+                Field::Id => id = Some(id_hash(v)),
+                _ => doc.field(*k, v),
             }
         }
         for t in &d.tags {
-            doc.str(f.tag, t);
-        }
-        for t in &d.text {
-            doc.str(f.text, t);
+            doc.term(TAG_CODE, t);
         }
         doc.common(seg, d.time_us, loc);
+        for t in &d.text {
+            doc.str(h.text, t);
+        }
+        if let Some(id) = id {
+            doc.vals.push((h.id_hash, Slot::U64(id)));
+        }
         doc
     }
 }
 
 /// Field handles by name, resolved once (the schema is fixed per version).
 struct Handles {
-    user: TField,
-    group: TField,
-    cluster: TField,
-    verb: TField,
-    api_group: TField,
-    resource: TField,
-    namespace: TField,
-    name: TField,
-    decision: TField,
-    code: TField,
-    session: TField,
-    tag: TField,
+    terms: TField,
     seg: TField,
     time: TField,
+    text: TField,
     loc: TField,
     id_hash: TField,
 }
@@ -164,20 +180,10 @@ struct Handles {
 static H: LazyLock<Handles> = LazyLock::new(|| {
     let f = &super::SCHEMA.1;
     Handles {
-        user: f.exact(Field::User),
-        group: f.exact(Field::Group),
-        cluster: f.exact(Field::Cluster),
-        verb: f.exact(Field::Verb),
-        api_group: f.exact(Field::ApiGroup),
-        resource: f.exact(Field::Resource),
-        namespace: f.exact(Field::Namespace),
-        name: f.exact(Field::Name),
-        decision: f.exact(Field::Decision),
-        code: f.exact(Field::Code),
-        session: f.exact(Field::Session),
-        tag: f.tag,
+        terms: f.terms,
         seg: f.seg,
         time: f.time,
+        text: f.text,
         loc: f.loc,
         id_hash: f.id_hash,
     }
@@ -209,6 +215,7 @@ impl<'a> Iterator for DocIter<'a> {
             f,
             match slot {
                 Slot::Str(a, b) => Val::Str(&self.doc.buf[a..b]),
+                Slot::Term(a, b) => Val::Bytes(&self.doc.buf.as_bytes()[a..b]),
                 Slot::U64(v) => Val::U64(v),
                 Slot::I64(v) => Val::I64(v),
             },

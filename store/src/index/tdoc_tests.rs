@@ -6,6 +6,7 @@ use kac_event::Event;
 use tantivy::schema::document::Value;
 use tantivy::Document;
 
+use super::super::TERMS_FIELD;
 use super::*;
 use crate::gen::Generator;
 
@@ -15,6 +16,10 @@ fn values(d: &IndexDoc) -> Vec<(String, String)> {
         .map(|(f, v)| {
             let v = match v.as_value() {
                 ReferenceValue::Leaf(ReferenceValueLeaf::Str(s)) => s.to_string(),
+                ReferenceValue::Leaf(ReferenceValueLeaf::Bytes(b)) => {
+                    let (code, v) = b.split_first().expect("a term has a code byte");
+                    format!("{}:{}", char::from(*code), std::str::from_utf8(v).unwrap())
+                }
                 ReferenceValue::Leaf(ReferenceValueLeaf::U64(u)) => format!("u{u}"),
                 ReferenceValue::Leaf(ReferenceValueLeaf::I64(i)) => format!("i{i}"),
                 other => panic!("unexpected value {other:?}"),
@@ -47,26 +52,23 @@ fn api_doc_has_every_exact_field_in_schema_order() {
     let tags = cache.terms(&a.cluster, &a.cluster_tags);
     let d = IndexDoc::api(&a, &tags, "w/3", 77);
     let got = values(&d);
-    let mut want: Vec<(String, String)> = vec![("user".into(), a.user.name.clone())];
+    let t = |code: char, v: &str| (TERMS_FIELD.to_string(), format!("{code}:{v}"));
+    let mut want: Vec<(String, String)> = vec![t('u', &a.user.name)];
     for g in a.user.groups.iter().filter(|g| !g.is_empty()) {
-        want.push(("group".into(), g.clone()));
+        want.push(t('g', g));
     }
-    want.push(("cluster".into(), a.cluster.clone()));
-    want.push(("verb".into(), a.verb.clone()));
-    for (k, v) in [
-        ("apigroup", &a.api_group),
-        ("resource", &a.resource),
-        ("name", &a.name),
-    ] {
+    want.push(t('c', &a.cluster));
+    want.push(t('v', &a.verb));
+    for (code, v) in [('a', &a.api_group), ('r', &a.resource), ('m', &a.name)] {
         if !v.is_empty() {
-            want.push((k.into(), v.clone()));
+            want.push(t(code, v));
         }
     }
-    want.push(("decision".into(), a.decision.outcome.as_str().into()));
-    want.push(("code".into(), "403".into()));
-    want.push(("session".into(), "s-1".into()));
+    want.push(t('d', a.decision.outcome.as_str()));
+    want.push(t('h', "403"));
+    want.push(t('s', "s-1"));
     for (k, v) in &a.cluster_tags {
-        want.push(("tag".into(), format!("{k}={v}")));
+        want.push(t('t', &format!("{k}={v}")));
     }
     want.push(("seg".into(), "w/3".into()));
     want.push(("time".into(), format!("i{}", a.time.timestamp_micros())));
@@ -75,8 +77,11 @@ fn api_doc_has_every_exact_field_in_schema_order() {
         super::super::ID_HASH_FIELD.into(),
         format!("u{}", id_hash(&a.id)),
     ));
-    // In schema field order, so tantivy's sort is a no-op; no `kind` term.
-    want.sort_by_key(|(n, _)| super::super::SCHEMA.0.get_field(n).unwrap());
+    // In schema field order, so tantivy's (stable) sort is a no-op; no
+    // `kind` term.
+    let mut sorted = want.clone();
+    sorted.sort_by_key(|(n, _)| super::super::SCHEMA.0.get_field(n).unwrap());
+    assert_eq!(sorted, want);
     assert_eq!(got, want);
 }
 
@@ -98,4 +103,22 @@ fn codes_outside_the_table_are_formatted() {
     assert_eq!(code_str(0), "0");
     assert_eq!(code_str(999), "999");
     assert_eq!(code_str(1234), "1234");
+}
+
+#[test]
+fn term_codes_are_distinct_so_terms_of_different_fields_never_meet() {
+    let mut codes: Vec<u8> = Field::ALL
+        .iter()
+        .filter(|f| **f != Field::Id)
+        .map(|f| super::super::term_code(*f))
+        .collect();
+    codes.push(TAG_CODE);
+    let n = codes.len();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), n, "a term code is used twice");
+    // Same value, different fields: different terms.
+    let f = &super::super::SCHEMA.1;
+    assert_ne!(f.term(Field::User, "x"), f.term(Field::Name, "x"));
+    assert_ne!(f.tag_term("a", "b"), f.term(Field::Name, "a=b"));
 }
