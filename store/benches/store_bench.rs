@@ -144,6 +144,10 @@ fn main() {
             dir.path(),
             StoreOptions {
                 index,
+                index_backlog_events: std::env::var("KAC_BENCH_BACKLOG")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(StoreOptions::default().index_backlog_events),
                 ..Default::default()
             },
         )

@@ -13,15 +13,19 @@ use kac_event::Event;
 use serde::Serialize;
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::index::doc::{session_doc, SessionCtx, KIND_START};
+use crate::index::doc::{chunk_doc, session_doc, SessionCtx, KIND_START};
 use crate::index::search::{self, Kinds};
 use crate::index::{IndexHandle, Indexer, COMMIT_DOCS};
 use crate::log::anchor::{self, Anchor};
+use crate::log::api_record::encode_api;
+use crate::log::api_view::ApiView;
+use crate::log::codec::body_records;
+use crate::log::record::{decode_record, Record};
 use crate::log::segment::{self, SegmentWriter};
 use crate::log::verify::{verify_log, VerifyIssue, VerifyReport};
 use crate::log::{scan_blocks, BlockReader, BlockRef, StreamPos};
 use crate::query::{Field, Query};
-use crate::writer::{self, IndexMsg, Writer};
+use crate::writer::{self, IndexBlock, IndexMsg, Writer};
 use crate::StoreOptions;
 
 /// The audit store: one directory, any number of writer streams, one index.
@@ -110,7 +114,7 @@ impl Store {
             let (tx, rx) = channel();
             let blocks = store.blocks.clone();
             let interval = opts.index_commit_interval;
-            let backlog = writer::Backlog::default();
+            let backlog = Arc::new(writer::BacklogState::new(opts.block_max_bytes));
             let b2 = backlog.clone();
             let t = std::thread::Builder::new()
                 .name("kac-store-indexer".into())
@@ -201,17 +205,10 @@ impl Store {
         let mut done = 0u64;
         let mut n = 0u64;
         scan_blocks(&self.dir, &from, |b| {
-            let events = (0..b.decoded.len())
-                .map(|i| b.decoded.event(i))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|reason| StoreError::Corrupt {
-                    file: b.block.path(&self.dir),
-                    offset: b.block.offset,
-                    reason,
-                })?;
             done += b.next.offset.saturating_sub(b.block.offset);
-            n += events.len() as u64;
-            index_block(&mut ix, h, &self.blocks, &b.block, b.next, &events)?;
+            n += b.decoded.len() as u64;
+            let records = b.decoded.records().map(Ok);
+            index_block(&mut ix, h, &self.blocks, &b.block, b.next, records)?;
             progress(done.min(total), total);
             if ix.uncommitted >= COMMIT_DOCS {
                 ix.commit(&h.reader)?;
@@ -348,54 +345,83 @@ impl Drop for Store {
     }
 }
 
-/// Adds the documents of one block and advances the indexer's position.
-fn index_block(
+/// Adds the documents of one block (its records, as stored) and advances
+/// the indexer's position. A block with a record that does not decode gets
+/// no documents at all, and the error names the block.
+fn index_block<'r>(
     ix: &mut Indexer,
     h: &IndexHandle,
     blocks: &BlockReader,
     block: &BlockRef,
     next: StreamPos,
-    events: &[Event],
+    records: impl Iterator<Item = std::result::Result<&'r [u8], String>>,
 ) -> Result<()> {
     let seg = crate::index::seg_key(&block.writer, block.segment);
-    let mut chunked = Vec::new();
-    for (i, ev) in events.iter().enumerate() {
-        let loc = match crate::index::loc(block.offset, i as u32) {
-            Ok(l) => l,
-            Err(e) => {
-                // Nothing of a block that cannot be indexed whole.
-                ix.discard_pending();
-                return Err(e);
-            }
-        };
-        match ev {
-            Event::Api(a) => ix.add_api(a, &seg, loc),
-            Event::Session(s) => {
-                let time_us = s.time().timestamp_micros();
-                let mut lookup = |sid: &str| lookup_session(h, blocks, sid);
-                let d = session_doc(s, time_us, &mut ix.sessions, &mut lookup, &mut chunked);
-                if let Some(d) = d {
-                    ix.add_spec(&d, &seg, loc);
-                }
-            }
-        }
+    if let Err(e) = add_records(ix, h, blocks, block, &seg, records) {
+        ix.discard_pending();
+        return Err(e);
     }
     ix.add_pending()?;
     ix.position.streams.insert(block.writer.clone(), next);
     Ok(())
 }
 
-/// Reads a block's events back from the log (the indexer fell behind).
-fn read_block(blocks: &BlockReader, b: &BlockRef) -> Result<Vec<Event>> {
-    let d = blocks.read(b)?;
-    (0..d.len())
-        .map(|i| d.event(i))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|reason| StoreError::Corrupt {
-            file: b.path(blocks.store()),
-            offset: b.offset,
-            reason,
-        })
+fn add_records<'r>(
+    ix: &mut Indexer,
+    h: &IndexHandle,
+    blocks: &BlockReader,
+    block: &BlockRef,
+    seg: &str,
+    records: impl Iterator<Item = std::result::Result<&'r [u8], String>>,
+) -> Result<()> {
+    let corrupt = |i: usize, reason: String| StoreError::Corrupt {
+        file: block.path(blocks.store()),
+        offset: block.offset,
+        reason: format!("event {i}: {reason}"),
+    };
+    let mut chunked = Vec::new();
+    let mut scratch = Vec::new();
+    for (i, rec) in records.enumerate() {
+        let loc = crate::index::loc(block.offset, i as u32)?;
+        let rec = rec.and_then(decode_record).map_err(|r| corrupt(i, r))?;
+        match rec {
+            // Most records: read in place, nothing allocated per field.
+            Record::Api(r) => {
+                let v = ApiView::parse(r).map_err(|r| corrupt(i, r))?;
+                ix.add_api(&v, seg, loc);
+            }
+            Record::SessionData {
+                session_id, time, ..
+            } => {
+                if let Some(d) = chunk_doc(session_id, time.timestamp_micros(), &mut chunked) {
+                    ix.add_spec(&d, seg, loc);
+                }
+            }
+            Record::Json(j) => {
+                let ev: Event = serde_json::from_slice(j).map_err(|e| corrupt(i, e.to_string()))?;
+                match ev {
+                    // Written before API records were binary: index it
+                    // through the same path as the binary form.
+                    Event::Api(a) => {
+                        scratch.clear();
+                        encode_api(&a, &mut scratch);
+                        let v = ApiView::parse(&scratch).map_err(|r| corrupt(i, r))?;
+                        ix.add_api(&v, seg, loc);
+                    }
+                    Event::Session(s) => {
+                        let time_us = s.time().timestamp_micros();
+                        let mut lookup = |sid: &str| lookup_session(h, blocks, sid);
+                        let d =
+                            session_doc(&s, time_us, &mut ix.sessions, &mut lookup, &mut chunked);
+                        if let Some(d) = d {
+                            ix.add_spec(&d, seg, loc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Finds a session's start in the index (it began before a restart).
@@ -430,17 +456,32 @@ fn index_thread(
         match msg {
             Ok(IndexMsg::Blocks(bs)) => {
                 for b in bs {
-                    let held = b.events.as_ref().map_or(0, Vec::len);
-                    if !x.covers(&b.block) {
-                        let events = match b.events {
-                            Some(evs) => Ok(evs),
-                            None => read_block(&blocks, &b.block),
-                        };
-                        report(events.and_then(|evs| {
-                            index_block(&mut x, &h, &blocks, &b.block, b.next, &evs)
-                        }));
+                    let IndexBlock {
+                        block,
+                        next,
+                        body,
+                        count,
+                    } = b;
+                    if !x.covers(&block) {
+                        report(match &body {
+                            Some(raw) => {
+                                let records = body_records(raw);
+                                index_block(&mut x, &h, &blocks, &block, next, records)
+                            }
+                            // The writer did not hold the body for us: read
+                            // the block back from the log.
+                            None => blocks.read(&block).and_then(|d| {
+                                let records = d.records().map(Ok);
+                                index_block(&mut x, &h, &blocks, &block, next, records)
+                            }),
+                        });
                     }
-                    backlog.fetch_sub(held, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(raw) = body {
+                        backlog
+                            .events
+                            .fetch_sub(count, std::sync::atomic::Ordering::Relaxed);
+                        backlog.give_back(raw);
+                    }
                 }
                 if x.uncommitted >= COMMIT_DOCS || x.last_commit.elapsed() >= interval {
                     report(x.commit(&h.reader));

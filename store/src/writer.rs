@@ -54,7 +54,6 @@ struct PendingEvent {
     /// ...and its bytes, moved out of the event: they are copied once,
     /// into the block (see log::record).
     data: Vec<u8>,
-    event: Option<Event>,
 }
 
 impl PendingEvent {
@@ -87,13 +86,59 @@ pub(crate) struct Shared {
 pub(crate) struct IndexBlock {
     pub block: BlockRef,
     pub next: StreamPos,
-    /// The events as appended (no decoding needed), or None when the
-    /// indexer was too far behind: it then reads the block back from the log.
-    pub events: Option<Vec<Event>>,
+    /// The block's raw body (`(len record)*`, as compressed into the log),
+    /// or None when the indexer was too far behind: it then reads the block
+    /// back from the log. The indexer reads records in place (see
+    /// `log::api_view`) and returns the buffer through [`Backlog::give_back`].
+    pub body: Option<Vec<u8>>,
+    /// Events in the block.
+    pub count: usize,
 }
 
-/// Events currently held for the indexer (shared by writer and indexer).
-pub(crate) type Backlog = Arc<std::sync::atomic::AtomicUsize>;
+/// What the writer and the indexer share: how many events the indexer
+/// holds (bounded by `index_backlog_events`) and block buffers it is done
+/// with, for the writer to fill again.
+///
+/// Why reuse buffers: a fresh megabyte per block comes back from the
+/// allocator as new pages the kernel has to fault in and zero.
+pub(crate) struct BacklogState {
+    pub events: std::sync::atomic::AtomicUsize,
+    spare: Mutex<Vec<Vec<u8>>>,
+    /// Larger buffers (one outsized event) are freed, not kept.
+    max_keep: usize,
+}
+
+pub(crate) type Backlog = Arc<BacklogState>;
+
+/// Buffers kept for reuse (each about a block).
+const SPARE_BUFFERS: usize = 4;
+
+impl BacklogState {
+    pub fn new(block_max_bytes: usize) -> Self {
+        BacklogState {
+            events: Default::default(),
+            spare: Default::default(),
+            max_keep: 4 * block_max_bytes.max(1 << 20),
+        }
+    }
+
+    /// Returns a block buffer the indexer is done with.
+    pub fn give_back(&self, mut buf: Vec<u8>) {
+        if buf.capacity() > self.max_keep {
+            return;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_BUFFERS {
+            buf.clear();
+            spare.push(buf);
+        }
+    }
+
+    fn take(&self) -> Vec<u8> {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        spare.pop().unwrap_or_default()
+    }
+}
 
 pub(crate) enum IndexMsg {
     Blocks(Vec<IndexBlock>),
@@ -184,13 +229,6 @@ impl Writer {
             }
             return Err(Box::new(Refused { error, event }));
         }
-        // Without an index nobody needs the event past here; it is freed
-        // after the lock is released.
-        let (keep, discard) = if self.shared.opts.index {
-            (Some(event), None)
-        } else {
-            (None, Some(event))
-        };
         let seq = st.next_seq;
         st.next_seq += 1;
         st.pending_bytes += size;
@@ -200,7 +238,6 @@ impl Writer {
             time_us,
             json,
             data,
-            event: keep,
         });
         let o = &self.shared.opts;
         if was_empty
@@ -210,7 +247,10 @@ impl Writer {
             self.shared.work.notify_one();
         }
         drop(st);
-        drop(discard);
+        // Nobody needs the event past here: the record holds all of it, and
+        // the indexer reads the record. Freed on this thread, where it was
+        // most likely allocated (a cross-thread free costs more).
+        drop(event);
         Ok(seq)
     }
 
@@ -500,18 +540,12 @@ impl Thread {
         seg.events += evs.len() as u64;
         seg.max_time_us = evs.iter().fold(seg.max_time_us, |m, e| m.max(e.time_us));
         self.dirty = true;
-        // One outsized event must not pin its buffers for the process's life.
-        for buf in [&mut self.raw_buf, &mut self.frame_buf] {
-            if buf.capacity() > 4 * o.block_max_bytes.max(1 << 20) {
-                *buf = Vec::new();
-            }
-        }
         if let Some((_, backlog)) = &self.index_tx {
             use std::sync::atomic::Ordering::Relaxed;
             let n = evs.len();
-            let events = if backlog.load(Relaxed) + n <= o.index_backlog_events {
-                backlog.fetch_add(n, Relaxed);
-                Some(evs.iter_mut().filter_map(|e| e.event.take()).collect())
+            let body = if backlog.events.load(Relaxed) + n <= o.index_backlog_events {
+                backlog.events.fetch_add(n, Relaxed);
+                Some(std::mem::replace(&mut self.raw_buf, backlog.take()))
             } else {
                 None
             };
@@ -525,8 +559,16 @@ impl Thread {
                     segment: seg.header.segment_seq,
                     offset: seg.len,
                 },
-                events,
+                body,
+                count: n,
             });
+        }
+        // One outsized event must not pin its buffers for the process's
+        // life (after the hand-over: the indexer gets the body whole).
+        for buf in [&mut self.raw_buf, &mut self.frame_buf] {
+            if buf.capacity() > 4 * o.block_max_bytes.max(1 << 20) {
+                *buf = Vec::new();
+            }
         }
         Ok(())
     }

@@ -173,20 +173,7 @@ pub fn session_doc<'a>(
             KIND_END
         }
         SessionEvent::Data { .. } | SessionEvent::Resize { .. } => {
-            if chunked.iter().any(|c| c == sid) {
-                return None;
-            }
-            chunked.push(sid.to_string());
-            return Some(DocSpec {
-                kind: KIND_CHUNK,
-                fields: vec![
-                    (Field::Session, Cow::Borrowed(sid)),
-                    (Field::Kind, Cow::Borrowed(KIND_CHUNK)),
-                ],
-                tags: Vec::new(),
-                time_us,
-                text: Vec::new(),
-            });
+            return chunk_doc(sid, time_us, chunked);
         }
     };
     push(&mut fields, Field::Session, sid);
@@ -197,5 +184,24 @@ pub fn session_doc<'a>(
         tags,
         time_us,
         text,
+    })
+}
+
+/// The `chunk` document of a session's frames in a block: one per session
+/// per block, so None when `chunked` already has the session.
+pub fn chunk_doc<'a>(sid: &'a str, time_us: i64, chunked: &mut Vec<String>) -> Option<DocSpec<'a>> {
+    if chunked.iter().any(|c| c == sid) {
+        return None;
+    }
+    chunked.push(sid.to_string());
+    Some(DocSpec {
+        kind: KIND_CHUNK,
+        fields: vec![
+            (Field::Session, Cow::Borrowed(sid)),
+            (Field::Kind, Cow::Borrowed(KIND_CHUNK)),
+        ],
+        tags: Vec::new(),
+        time_us,
+        text: Vec::new(),
     })
 }

@@ -299,8 +299,8 @@ impl Indexer {
 
     /// Queues the document of an API event. `seg` is [`seg_key`] of its
     /// segment (built once per block by the caller).
-    pub fn add_api(&mut self, ev: &kac_event::ApiEvent, seg: &str, loc: u64) {
-        let tags = self.tags.terms(&ev.cluster, &ev.cluster_tags);
+    pub fn add_api(&mut self, ev: &crate::log::api_view::ApiView<'_>, seg: &str, loc: u64) {
+        let tags = self.tags.terms(ev.cluster, ev.cluster_tags);
         let doc = IndexDoc::api(ev, &tags, seg, loc);
         self.pending.push(UserOperation::Add(doc));
     }

@@ -8,7 +8,9 @@
 //! end and a list of (field, value) entries into it: built with one pass
 //! over the event, tag terms shared per cluster ([`TagCache`]), codes from
 //! a static table. Tantivy walks a document three times (fast fields,
-//! postings, doc store); walking this one is a slice walk.
+//! postings, doc store); walking this one is a slice walk. API documents
+//! are built from the stored record itself ([`ApiView`]), not from an
+//! `ApiEvent`.
 //!
 //! Every exact-match value is a term `code ‖ value` of the one bytes field
 //! [`super::TERMS_FIELD`] (see [`super::term_code`] for why).
@@ -22,10 +24,10 @@
 //! `search::build`. Session documents (few) still go through the plain-data
 //! [`super::doc::DocSpec`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use kac_event::ApiEvent;
+use crate::log::api_view::{ApiView, StrMap};
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf, Value};
 use tantivy::schema::Field as TField;
 use tantivy::Document;
@@ -110,34 +112,35 @@ impl IndexDoc {
     /// The document of an API event, values in schema field order (tantivy
     /// sorts them by field; sorted input keeps that cheap). `tags` are the
     /// event's tag terms from [`TagCache`].
-    pub fn api(ev: &ApiEvent, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
+    pub fn api(ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
         let h = &*H;
         let mut d = IndexDoc {
             buf: String::with_capacity(256),
-            vals: Vec::with_capacity(16 + ev.user.groups.len() + tags.len()),
+            vals: Vec::with_capacity(16 + ev.groups.len() + tags.len()),
         };
-        d.field(Field::User, &ev.user.name);
-        for g in &ev.user.groups {
+        d.field(Field::User, ev.user);
+        for g in ev.groups.iter() {
             d.field(Field::Group, g);
         }
-        d.field(Field::Cluster, &ev.cluster);
-        d.field(Field::Verb, &ev.verb);
-        d.field(Field::ApiGroup, &ev.api_group);
-        d.field(Field::Resource, &ev.resource);
-        d.field(Field::Namespace, &ev.namespace);
-        d.field(Field::Name, &ev.name);
-        d.field(Field::Decision, ev.decision.outcome.as_str());
+        d.field(Field::Cluster, ev.cluster);
+        d.field(Field::Verb, ev.verb);
+        d.field(Field::ApiGroup, ev.api_group);
+        d.field(Field::Resource, ev.resource);
+        d.field(Field::Namespace, ev.namespace);
+        d.field(Field::Name, ev.name);
+        d.field(Field::Decision, ev.outcome.as_str());
         // Indexed even when 0, as it always was.
         d.field(Field::Code, code_str(ev.code).as_ref());
-        if let Some(s) = &ev.session_id {
+        if let Some(s) = ev.session_id {
             d.field(Field::Session, s);
         }
         for t in tags {
             d.term(TAG_CODE, t);
         }
         d.common(seg, ev.time.timestamp_micros(), loc);
-        if !ev.id.is_empty() {
-            d.vals.push((h.id_hash, Slot::U64(id_hash(&ev.id))));
+        let id = ev.id.with_str(|id| (!id.is_empty()).then(|| id_hash(id)));
+        if let Some(id) = id {
+            d.vals.push((h.id_hash, Slot::U64(id)));
         }
         d
     }
@@ -208,6 +211,7 @@ pub struct DocIter<'a> {
 impl<'a> Iterator for DocIter<'a> {
     type Item = (TField, Val<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let (f, slot) = *self.doc.vals.get(self.i)?;
         self.i += 1;
@@ -234,23 +238,23 @@ impl Document for IndexDoc {
 
 /// The `tag` terms (`key=value`) of each cluster's tag map, built once per
 /// distinct map instead of formatted for every event. Keyed by cluster name
-/// and checked against the event's map, so a cluster whose tags changed
-/// gets new terms.
+/// and checked against the event's map (its encoded bytes: the encoding is
+/// canonical), so a cluster whose tags changed gets new terms.
 #[derive(Default)]
 pub struct TagCache {
     by_cluster: HashMap<String, CachedTags>,
     empty: Option<Arc<[String]>>,
 }
 
-/// A cluster's tag map and its terms.
-type CachedTags = (BTreeMap<String, String>, Arc<[String]>);
+/// A cluster's encoded tag map and its terms.
+type CachedTags = (Vec<u8>, Arc<[String]>);
 
 /// Bound on cached clusters (a registry has tens; this only caps a
 /// pathological stream of distinct cluster names).
 const MAX_CACHED_CLUSTERS: usize = 4096;
 
 impl TagCache {
-    pub fn terms(&mut self, cluster: &str, tags: &BTreeMap<String, String>) -> Arc<[String]> {
+    pub fn terms(&mut self, cluster: &str, tags: StrMap<'_>) -> Arc<[String]> {
         if tags.is_empty() {
             return self
                 .empty
@@ -258,7 +262,7 @@ impl TagCache {
                 .clone();
         }
         if let Some((m, t)) = self.by_cluster.get(cluster) {
-            if m == tags {
+            if m == tags.bytes() {
                 return t.clone();
             }
         }
@@ -267,7 +271,7 @@ impl TagCache {
             self.by_cluster.clear();
         }
         self.by_cluster
-            .insert(cluster.to_string(), (tags.clone(), terms.clone()));
+            .insert(cluster.to_string(), (tags.bytes().to_vec(), terms.clone()));
         terms
     }
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use kac_event::Event;
+use kac_event::{ApiEvent, Event};
+
+use crate::log::api_record::encode_api;
 use tantivy::schema::document::Value;
 use tantivy::Document;
 
@@ -29,6 +31,12 @@ fn values(d: &IndexDoc) -> Vec<(String, String)> {
         .collect()
 }
 
+fn record(a: &ApiEvent) -> Vec<u8> {
+    let mut rec = Vec::new();
+    encode_api(a, &mut rec);
+    rec
+}
+
 fn api_event() -> Box<ApiEvent> {
     let start = chrono::DateTime::from_timestamp(1_770_000_000, 0).unwrap();
     let mut g = Generator::new(7, start);
@@ -48,9 +56,11 @@ fn api_doc_has_every_exact_field_in_schema_order() {
     a.session_id = Some("s-1".into());
     a.code = 403;
     a.user.groups.push(String::new());
+    let rec = record(&a);
+    let v = ApiView::parse(&rec).unwrap();
     let mut cache = TagCache::default();
-    let tags = cache.terms(&a.cluster, &a.cluster_tags);
-    let d = IndexDoc::api(&a, &tags, "w/3", 77);
+    let tags = cache.terms(v.cluster, v.cluster_tags);
+    let d = IndexDoc::api(&v, &tags, "w/3", 77);
     let got = values(&d);
     let t = |code: char, v: &str| (TERMS_FIELD.to_string(), format!("{code}:{v}"));
     let mut want: Vec<(String, String)> = vec![t('u', &a.user.name)];
@@ -88,14 +98,26 @@ fn api_doc_has_every_exact_field_in_schema_order() {
 #[test]
 fn tag_terms_follow_a_cluster_whose_tags_change() {
     let mut cache = TagCache::default();
-    let mut tags = std::collections::BTreeMap::new();
-    tags.insert("env".to_string(), "prod".to_string());
-    let a = cache.terms("c1", &tags);
-    assert_eq!(&*a, ["env=prod".to_string()]);
-    assert!(Arc::ptr_eq(&a, &cache.terms("c1", &tags)));
-    tags.insert("env".to_string(), "dev".to_string());
-    assert_eq!(&*cache.terms("c1", &tags), ["env=dev".to_string()]);
-    assert!(cache.terms("c1", &Default::default()).is_empty());
+    let mut a = api_event();
+    a.cluster = "c1".into();
+    let mut terms = |tags: &[(&str, &str)]| {
+        a.cluster_tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let rec = record(&a);
+        let v = ApiView::parse(&rec).unwrap();
+        cache.terms(v.cluster, v.cluster_tags)
+    };
+    let first = terms(&[("env", "prod")]);
+    assert_eq!(&*first, ["env=prod".to_string()]);
+    assert!(Arc::ptr_eq(&first, &terms(&[("env", "prod")])));
+    assert_eq!(&*terms(&[("env", "dev")]), ["env=dev".to_string()]);
+    assert_eq!(
+        &*terms(&[("env", "dev"), ("tier", "1")]),
+        ["env=dev".to_string(), "tier=1".to_string()]
+    );
+    assert!(terms(&[]).is_empty());
 }
 
 #[test]

@@ -42,15 +42,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::DateTime;
 use kac_event::{ApiEvent, DecisionRecord, Impersonation, Outcome, UserInfo};
+
+pub use super::api_view::{decode_api, ApiView, IdRef, StrList, StrMap};
 
 /// First byte of a binary API record (a control character, which no JSON
 /// text starts with).
 pub const TAG_API: u8 = 0x02;
 
-const ID_STR: u8 = 0;
-const ID_UUID: u8 = 1;
+pub(super) const ID_STR: u8 = 0;
+pub(super) const ID_UUID: u8 = 1;
 
 fn var(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -90,7 +91,7 @@ fn map(out: &mut Vec<u8>, m: &BTreeMap<String, String>) {
     }
 }
 
-fn outcome_code(o: Outcome) -> u8 {
+pub(super) fn outcome_code(o: Outcome) -> u8 {
     match o {
         Outcome::Allowed => 0,
         Outcome::Denied => 1,
@@ -101,7 +102,7 @@ fn outcome_code(o: Outcome) -> u8 {
 /// The 16 bytes of `id` when it is a UUID in canonical form (lowercase,
 /// hyphenated), the form every id kac-proxy makes has. Anything else is
 /// stored as a string, so the id always comes back byte for byte.
-fn canonical_uuid(id: &str) -> Option<[u8; 16]> {
+pub(super) fn canonical_uuid(id: &str) -> Option<[u8; 16]> {
     if id.len() != 36 {
         return None;
     }
@@ -200,218 +201,6 @@ pub fn encode_api(a: &ApiEvent, out: &mut Vec<u8>) {
     var(out, *duration_us);
     var(out, *bytes_in);
     var(out, *bytes_out);
-}
-
-/// Bounds-checked reader over a record.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let s = self
-            .pos
-            .checked_add(n)
-            .and_then(|end| self.buf.get(self.pos..end))
-            .ok_or_else(|| format!("{what}: {n} bytes past the record's end"))?;
-        self.pos += n;
-        Ok(s)
-    }
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what)?[0])
-    }
-    fn var(&mut self, what: &str) -> Result<u64, String> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = self.u8(what)?;
-            let bits = u64::from(b & 0x7f);
-            // The tenth byte holds bit 63 only; anything more overflows.
-            if i == 9 && b > 1 {
-                return Err(format!("{what}: varint overflows 64 bits"));
-            }
-            v |= bits << (7 * i);
-            if b & 0x80 == 0 {
-                // A shortest encoding only: a padded varint would decode to
-                // the same value but not re-encode to the same bytes.
-                if b == 0 && i > 0 {
-                    return Err(format!("{what}: varint not in shortest form"));
-                }
-                return Ok(v);
-            }
-        }
-        Err(format!("{what}: varint longer than 10 bytes"))
-    }
-    fn len(&mut self, what: &str) -> Result<usize, String> {
-        let n = self.var(what)?;
-        usize::try_from(n)
-            .ok()
-            .filter(|n| *n <= self.buf.len() - self.pos)
-            .ok_or_else(|| format!("{what}: length {n} past the record's end"))
-    }
-    fn utf8(&mut self, n: usize, what: &str) -> Result<String, String> {
-        let b = self.take(n, what)?;
-        std::str::from_utf8(b)
-            .map(str::to_string)
-            .map_err(|_| format!("{what}: not UTF-8"))
-    }
-    fn str(&mut self, what: &str) -> Result<String, String> {
-        let n = self.len(what)?;
-        self.utf8(n, what)
-    }
-    fn opt(&mut self, what: &str) -> Result<Option<String>, String> {
-        match self.var(what)? {
-            0 => Ok(None),
-            n => {
-                let n = usize::try_from(n - 1)
-                    .ok()
-                    .filter(|n| *n <= self.buf.len() - self.pos)
-                    .ok_or_else(|| format!("{what}: length past the record's end"))?;
-                self.utf8(n, what).map(Some)
-            }
-        }
-    }
-    fn strs(&mut self, what: &str) -> Result<Vec<String>, String> {
-        // Every string takes at least its length byte: bound the count by
-        // what is left, not by the untrusted count.
-        let n = self.len(what)?;
-        let mut v = Vec::with_capacity(n.min(16));
-        for _ in 0..n {
-            v.push(self.str(what)?);
-        }
-        Ok(v)
-    }
-    fn map(&mut self, what: &str) -> Result<BTreeMap<String, String>, String> {
-        let n = self.len(what)?;
-        let mut m = BTreeMap::new();
-        let mut last: Option<String> = None;
-        for _ in 0..n {
-            let k = self.str(what)?;
-            if last.as_ref().is_some_and(|l| *l >= k) {
-                return Err(format!("{what}: keys not strictly increasing"));
-            }
-            let v = self.str(what)?;
-            last = Some(k.clone());
-            m.insert(k, v);
-        }
-        Ok(m)
-    }
-    fn bool(&mut self, what: &str) -> Result<bool, String> {
-        match self.u8(what)? {
-            0 => Ok(false),
-            1 => Ok(true),
-            b => Err(format!("{what}: {b} is not a boolean")),
-        }
-    }
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
-        Ok(self.take(N, what)?.try_into().expect("N bytes"))
-    }
-}
-
-/// Decodes a binary API record (starting with [`TAG_API`]); checks every
-/// length, and refuses trailing bytes and non-canonical encodings, so a
-/// record that decodes re-encodes to the same bytes.
-pub fn decode_api(rec: &[u8]) -> Result<ApiEvent, String> {
-    let mut r = Reader { buf: rec, pos: 0 };
-    if r.u8("tag")? != TAG_API {
-        return Err("not an API record".into());
-    }
-    let user = UserInfo {
-        name: r.str("user")?,
-        groups: r.strs("groups")?,
-        attributes: r.map("attributes")?,
-        auth_method: r.str("authMethod")?,
-    };
-    let source_ip = r.str("sourceIP")?;
-    let user_agent = r.str("userAgent")?;
-    let cluster = r.str("cluster")?;
-    let cluster_tags = r.map("clusterTags")?;
-    let method = r.str("method")?;
-    let verb = r.str("verb")?;
-    let api_group = r.str("apiGroup")?;
-    let api_version = r.str("apiVersion")?;
-    let resource = r.str("resource")?;
-    let subresource = r.str("subresource")?;
-    let namespace = r.str("namespace")?;
-    let non_resource = r.bool("nonResource")?;
-    let outcome = match r.u8("outcome")? {
-        0 => Outcome::Allowed,
-        1 => Outcome::Denied,
-        2 => Outcome::Error,
-        b => return Err(format!("outcome: unknown code {b}")),
-    };
-    let decision = DecisionRecord {
-        outcome,
-        policy: r.opt("policy")?,
-        rule: r.opt("rule")?,
-        reason: r.str("reason")?,
-    };
-    let impersonated = match r.bool("impersonated")? {
-        false => None,
-        true => Some(Impersonation {
-            user: r.str("impersonated user")?,
-            groups: r.strs("impersonated groups")?,
-        }),
-    };
-    let code = u16::from_le_bytes(r.array("code")?);
-    let session_id = r.opt("sessionID")?;
-    let filtered_items = r.var("filteredItems")?;
-    let error = r.opt("error")?;
-    let name = r.str("name")?;
-    let request_uri = r.str("requestURI")?;
-    let secs = i64::from_le_bytes(r.array("time")?);
-    let nanos = u32::from_le_bytes(r.array("time")?);
-    let time = DateTime::from_timestamp(secs, nanos)
-        .ok_or_else(|| format!("time {secs}.{nanos:09} out of range"))?;
-    let id = match r.u8("id")? {
-        ID_UUID => {
-            let b: [u8; 16] = r.array("id")?;
-            uuid::Uuid::from_bytes(b).hyphenated().to_string()
-        }
-        ID_STR => {
-            let s = r.str("id")?;
-            if canonical_uuid(&s).is_some() {
-                return Err("id: a canonical UUID stored as a string".into());
-            }
-            s
-        }
-        b => return Err(format!("id: unknown form {b}")),
-    };
-    let ev = ApiEvent {
-        id,
-        time,
-        user,
-        source_ip,
-        user_agent,
-        cluster,
-        cluster_tags,
-        method,
-        request_uri,
-        verb,
-        api_group,
-        api_version,
-        resource,
-        subresource,
-        namespace,
-        name,
-        non_resource,
-        decision,
-        impersonated,
-        code,
-        duration_us: r.var("durationUs")?,
-        bytes_in: r.var("bytesIn")?,
-        bytes_out: r.var("bytesOut")?,
-        session_id,
-        filtered_items,
-        error,
-    };
-    if r.pos != rec.len() {
-        return Err(format!(
-            "{} trailing bytes after the API record",
-            rec.len() - r.pos
-        ));
-    }
-    Ok(ev)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::log::record::{decode_record, encode_record, fuzz_record, record_json, Record};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kac_event::Event;
 use proptest::prelude::*;
 

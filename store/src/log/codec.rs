@@ -430,6 +430,10 @@ impl DecodedBlock {
     pub fn json(&self, i: usize) -> Option<Cow<'_, [u8]>> {
         record::record_json(self.record(i)?).ok()
     }
+    /// Every record, in order.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans.iter().map(|&(s, e)| &self.raw[s..e])
+    }
     /// Parses event `i`.
     pub fn event(&self, i: usize) -> Result<kac_event::Event, String> {
         let r = self
@@ -455,6 +459,30 @@ impl DecodedBlock {
     }
 }
 
+/// Where each record of a raw block body (`(len:u32le record)*`) lies, in
+/// order; an error ends the walk (a length past the end).
+pub fn body_spans(raw: &[u8]) -> impl Iterator<Item = Result<(usize, usize), String>> + '_ {
+    let mut c = Cursor::new(raw);
+    std::iter::from_fn(move || {
+        if c.pos >= raw.len() {
+            return None;
+        }
+        let span = c.u32().and_then(|n| {
+            let start = c.pos;
+            c.take(n as usize).map(|_| (start, c.pos))
+        });
+        if span.is_err() {
+            c.pos = raw.len();
+        }
+        Some(span)
+    })
+}
+
+/// The records of a raw block body, in order (see [`body_spans`]).
+pub fn body_records(raw: &[u8]) -> impl Iterator<Item = Result<&[u8], String>> + '_ {
+    body_spans(raw).map(|s| s.map(|(a, b)| &raw[a..b]))
+}
+
 /// Decompresses and splits a block payload; checks every length.
 pub fn decode_block(payload: &[u8]) -> Result<DecodedBlock, String> {
     let (header, body) = decode_block_header(payload)?;
@@ -474,12 +502,8 @@ pub fn decode_block(payload: &[u8]) -> Result<DecodedBlock, String> {
     // so no more than raw.len() / 4 spans can follow (a forged count of
     // 2^32 asked for 64 GiB here; found by the store_segment fuzz target).
     let mut spans = Vec::with_capacity((header.count as usize).min(raw.len() / 4));
-    let mut c = Cursor::new(&raw);
-    while c.pos < raw.len() {
-        let n = c.u32()? as usize;
-        let start = c.pos;
-        c.take(n)?;
-        spans.push((start, start + n));
+    for span in body_spans(&raw) {
+        spans.push(span?);
     }
     if spans.len() != header.count as usize {
         return Err(format!(

@@ -9,6 +9,7 @@
 
 pub mod anchor;
 pub mod api_record;
+pub mod api_view;
 pub mod codec;
 pub mod record;
 pub mod segment;
