@@ -26,7 +26,7 @@ use crate::error::{IoContext, Result, StoreError};
 use crate::log::{BlockRef, Position};
 use crate::query::Field;
 use doc::{DocSpec, SessionContexts};
-use tdoc::{IndexDoc, TagCache};
+use tdoc::{DocBatch, IndexDoc, TagCache};
 
 /// Tantivy field handles.
 #[derive(Clone)]
@@ -276,7 +276,7 @@ pub struct Indexer {
     pub sessions: SessionContexts,
     pub tags: TagCache,
     /// Documents of the block being added, see [`Indexer::add_pending`].
-    pending: Vec<UserOperation<IndexDoc>>,
+    pending: DocBatch,
 }
 
 impl Indexer {
@@ -293,7 +293,7 @@ impl Indexer {
             last_commit: Instant::now(),
             sessions: SessionContexts::default(),
             tags: TagCache::default(),
-            pending: Vec::new(),
+            pending: DocBatch::default(),
         })
     }
 
@@ -301,21 +301,20 @@ impl Indexer {
     /// segment (built once per block by the caller).
     pub fn add_api(&mut self, ev: &crate::log::api_view::ApiView<'_>, seg: &str, loc: u64) {
         let tags = self.tags.terms(ev.cluster, ev.cluster_tags);
-        let doc = IndexDoc::api(ev, &tags, seg, loc);
-        self.pending.push(UserOperation::Add(doc));
+        self.pending.api(ev, &tags, seg, loc);
     }
 
     /// Queues a session or chunk document.
     pub fn add_spec(&mut self, d: &DocSpec<'_>, seg: &str, loc: u64) {
-        let doc = IndexDoc::spec(d, seg, loc);
-        self.pending.push(UserOperation::Add(doc));
+        self.pending.spec(d, seg, loc);
     }
 
     /// Hands the queued documents (one block's) to tantivy as one batch:
     /// one message to its indexing thread instead of one per document.
     pub fn add_pending(&mut self) -> Result<()> {
         let n = self.pending.len();
-        self.writer.run(self.pending.drain(..))?;
+        self.writer
+            .run(self.pending.take().map(UserOperation::Add))?;
         self.uncommitted += n;
         Ok(())
     }

@@ -68,14 +68,96 @@ enum Slot {
     I64(i64),
 }
 
-/// A document as handed to tantivy's `IndexWriter`.
+/// The values of a batch of documents (one block's), laid end to end.
 #[derive(Debug, Default)]
-pub struct IndexDoc {
+pub struct DocValues {
     buf: String,
     vals: Vec<(TField, Slot)>,
 }
 
+/// A document as handed to tantivy's `IndexWriter`: a range of the values
+/// of its batch, which its documents share.
+///
+/// Why shared: tantivy frees each document on its indexing thread. With a
+/// buffer and a value list per document that was two allocations per
+/// event, each freed on another thread than the one that made it (the
+/// allocator's slow path); now a document is a reference count and a
+/// range, and a batch frees its two buffers once.
+#[derive(Debug)]
+pub struct IndexDoc {
+    values: Arc<DocValues>,
+    start: usize,
+    end: usize,
+}
+
+/// Documents being built for one batch: their values, and where each
+/// document's values end.
+#[derive(Debug, Default)]
+pub struct DocBatch {
+    values: DocValues,
+    ends: Vec<usize>,
+}
+
+impl DocBatch {
+    /// Adds the document of an API event (see [`DocValues::api`]).
+    pub fn api(&mut self, ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) {
+        self.values.api(ev, tags, seg, loc);
+        self.ends.push(self.values.vals.len());
+    }
+
+    /// Adds the document of a session event or chunk.
+    pub fn spec(&mut self, d: &DocSpec<'_>, seg: &str, loc: u64) {
+        self.values.spec(d, seg, loc);
+        self.ends.push(self.values.vals.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Drops the documents built so far.
+    pub fn clear(&mut self) {
+        self.values.buf.clear();
+        self.values.vals.clear();
+        self.ends.clear();
+    }
+
+    /// The documents built so far; the batch starts over, with room for as
+    /// many values as this one had.
+    pub fn take(&mut self) -> impl ExactSizeIterator<Item = IndexDoc> {
+        let next = DocValues {
+            buf: String::with_capacity(self.values.buf.len()),
+            vals: Vec::with_capacity(self.values.vals.len()),
+        };
+        let values = Arc::new(std::mem::replace(&mut self.values, next));
+        let ends = std::mem::take(&mut self.ends);
+        let mut start = 0;
+        ends.into_iter().map(move |end| {
+            let d = IndexDoc {
+                values: values.clone(),
+                start,
+                end,
+            };
+            start = end;
+            d
+        })
+    }
+}
+
 impl IndexDoc {
+    /// One API event's document on its own (tests and tools).
+    pub fn api(ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
+        let mut b = DocBatch::default();
+        b.api(ev, tags, seg, loc);
+        b.take().next().expect("one document")
+    }
+}
+
+impl DocValues {
     /// Adds the exact-match term `code ‖ s` (see [`super::term_code`]);
     /// empty values are not indexed (no `namespace=` term for a
     /// cluster-scoped request).
@@ -109,15 +191,12 @@ impl IndexDoc {
         self.vals.push((h.loc, Slot::U64(loc)));
     }
 
-    /// The document of an API event, values in schema field order (tantivy
-    /// sorts them by field; sorted input keeps that cheap). `tags` are the
-    /// event's tag terms from [`TagCache`].
-    pub fn api(ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
+    /// The values of an API event's document, in schema field order
+    /// (tantivy sorts them by field; sorted input keeps that cheap). `tags`
+    /// are the event's tag terms from [`TagCache`].
+    fn api(&mut self, ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) {
         let h = &*H;
-        let mut d = IndexDoc {
-            buf: String::with_capacity(256),
-            vals: Vec::with_capacity(16 + ev.groups.len() + tags.len()),
-        };
+        let d = self;
         d.field(Field::User, ev.user);
         for g in ev.groups.iter() {
             d.field(Field::Group, g);
@@ -142,13 +221,12 @@ impl IndexDoc {
         if let Some(id) = id {
             d.vals.push((h.id_hash, Slot::U64(id)));
         }
-        d
     }
 
-    /// The document of a session event or chunk.
-    pub fn spec(d: &DocSpec<'_>, seg: &str, loc: u64) -> IndexDoc {
+    /// The values of a session event's or chunk's document.
+    fn spec(&mut self, d: &DocSpec<'_>, seg: &str, loc: u64) {
         let h = &*H;
-        let mut doc = IndexDoc::default();
+        let doc = self;
         let mut id = None;
         for (k, v) in &d.fields {
             match k {
@@ -166,7 +244,6 @@ impl IndexDoc {
         if let Some(id) = id {
             doc.vals.push((h.id_hash, Slot::U64(id)));
         }
-        doc
     }
 }
 
@@ -204,8 +281,9 @@ fn code_str(code: u16) -> std::borrow::Cow<'static, str> {
 
 /// Walks a document's values.
 pub struct DocIter<'a> {
-    doc: &'a IndexDoc,
+    values: &'a DocValues,
     i: usize,
+    end: usize,
 }
 
 impl<'a> Iterator for DocIter<'a> {
@@ -213,13 +291,16 @@ impl<'a> Iterator for DocIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let (f, slot) = *self.doc.vals.get(self.i)?;
+        if self.i >= self.end {
+            return None;
+        }
+        let (f, slot) = self.values.vals[self.i];
         self.i += 1;
         Some((
             f,
             match slot {
-                Slot::Str(a, b) => Val::Str(&self.doc.buf[a..b]),
-                Slot::Term(a, b) => Val::Bytes(&self.doc.buf.as_bytes()[a..b]),
+                Slot::Str(a, b) => Val::Str(&self.values.buf[a..b]),
+                Slot::Term(a, b) => Val::Bytes(&self.values.buf.as_bytes()[a..b]),
                 Slot::U64(v) => Val::U64(v),
                 Slot::I64(v) => Val::I64(v),
             },
@@ -232,7 +313,11 @@ impl Document for IndexDoc {
     type FieldsValuesIter<'a> = DocIter<'a>;
 
     fn iter_fields_and_values(&self) -> DocIter<'_> {
-        DocIter { doc: self, i: 0 }
+        DocIter {
+            values: &self.values,
+            i: self.start,
+            end: self.end,
+        }
     }
 }
 

@@ -144,3 +144,33 @@ fn term_codes_are_distinct_so_terms_of_different_fields_never_meet() {
     assert_ne!(f.term(Field::User, "x"), f.term(Field::Name, "x"));
     assert_ne!(f.tag_term("a", "b"), f.term(Field::Name, "a=b"));
 }
+
+#[test]
+fn documents_of_a_batch_each_see_only_their_own_values() {
+    let start = chrono::DateTime::from_timestamp(1_770_000_000, 0).unwrap();
+    let events: Vec<Box<ApiEvent>> = Generator::new(11, start)
+        .mixed(40, 500)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Api(a) => Some(a),
+            _ => None,
+        })
+        .take(3)
+        .collect();
+    let recs: Vec<Vec<u8>> = events.iter().map(|a| record(a)).collect();
+    let views: Vec<ApiView<'_>> = recs.iter().map(|r| ApiView::parse(r).unwrap()).collect();
+    let mut cache = TagCache::default();
+    let mut batch = DocBatch::default();
+    let mut alone = Vec::new();
+    for (i, v) in views.iter().enumerate() {
+        let tags = cache.terms(v.cluster, v.cluster_tags);
+        batch.api(v, &tags, "w/1", i as u64);
+        alone.push(values(&IndexDoc::api(v, &tags, "w/1", i as u64)));
+    }
+    assert_eq!(batch.len(), 3);
+    let docs: Vec<IndexDoc> = batch.take().collect();
+    assert!(batch.is_empty());
+    let got: Vec<_> = docs.iter().map(values).collect();
+    assert_eq!(got, alone);
+    assert_ne!(got[0], got[1]);
+}
