@@ -13,6 +13,7 @@
 //! (the search language), [`Store`] (ties them together), `cli`.
 
 pub mod error;
+mod feed;
 pub mod gen;
 pub mod index;
 pub mod log;

@@ -13,6 +13,7 @@ use kac_event::Event;
 use serde::Serialize;
 
 use crate::error::{IoContext, Result, StoreError};
+use crate::feed::{Backlog, BacklogState, IndexBlock, IndexMsg};
 use crate::index::doc::{chunk_doc, session_doc, SessionCtx, KIND_START};
 use crate::index::search::{self, Kinds};
 use crate::index::{IndexHandle, Indexer, COMMIT_DOCS};
@@ -25,7 +26,7 @@ use crate::log::segment::{self, SegmentWriter};
 use crate::log::verify::{verify_log, VerifyIssue, VerifyReport};
 use crate::log::{scan_blocks, BlockReader, BlockRef, StreamPos};
 use crate::query::{Field, Query};
-use crate::writer::{self, IndexBlock, IndexMsg, Writer};
+use crate::writer::{self, Writer};
 use crate::StoreOptions;
 
 /// The audit store: one directory, any number of writer streams, one index.
@@ -36,7 +37,7 @@ pub struct Store {
     pub(crate) blocks: Arc<BlockReader>,
     writer: Option<Writer>,
     index_tx: Option<Sender<IndexMsg>>,
-    backlog: Option<writer::Backlog>,
+    backlog: Option<Backlog>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     _lock: Option<nix::fcntl::Flock<File>>,
 }
@@ -114,7 +115,7 @@ impl Store {
             let (tx, rx) = channel();
             let blocks = store.blocks.clone();
             let interval = opts.index_commit_interval;
-            let backlog = Arc::new(writer::BacklogState::new(opts.block_max_bytes));
+            let backlog = Arc::new(BacklogState::new(opts.block_max_bytes));
             let b2 = backlog.clone();
             let t = std::thread::Builder::new()
                 .name("kac-store-indexer".into())
@@ -443,7 +444,7 @@ fn index_thread(
     h: Arc<IndexHandle>,
     blocks: Arc<BlockReader>,
     interval: Duration,
-    backlog: writer::Backlog,
+    backlog: Backlog,
 ) {
     let report = |r: Result<()>| {
         if let Err(e) = r {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use kac_event::{Event, SessionEvent};
 
 use crate::error::{Result, StoreError};
+use crate::feed::{Backlog, IndexBlock, IndexMsg};
 use crate::log::codec::{encode_block_frame, BlockBody};
 use crate::log::record::{encode_record, session_data_head, TAG_SESSION_DATA};
 use crate::log::segment::SegmentWriter;
@@ -80,71 +81,6 @@ pub(crate) struct Shared {
     opts: StoreOptions,
     /// Length of the last event's JSON: the next buffer starts this big.
     json_hint: std::sync::atomic::AtomicUsize,
-}
-
-/// A block handed to the indexer after it is durable.
-pub(crate) struct IndexBlock {
-    pub block: BlockRef,
-    pub next: StreamPos,
-    /// The block's raw body (`(len record)*`, as compressed into the log),
-    /// or None when the indexer was too far behind: it then reads the block
-    /// back from the log. The indexer reads records in place (see
-    /// `log::api_view`) and returns the buffer through [`Backlog::give_back`].
-    pub body: Option<Vec<u8>>,
-    /// Events in the block.
-    pub count: usize,
-}
-
-/// What the writer and the indexer share: how many events the indexer
-/// holds (bounded by `index_backlog_events`) and block buffers it is done
-/// with, for the writer to fill again.
-///
-/// Why reuse buffers: a fresh megabyte per block comes back from the
-/// allocator as new pages the kernel has to fault in and zero.
-pub(crate) struct BacklogState {
-    pub events: std::sync::atomic::AtomicUsize,
-    spare: Mutex<Vec<Vec<u8>>>,
-    /// Larger buffers (one outsized event) are freed, not kept.
-    max_keep: usize,
-}
-
-pub(crate) type Backlog = Arc<BacklogState>;
-
-/// Buffers kept for reuse (each about a block).
-const SPARE_BUFFERS: usize = 4;
-
-impl BacklogState {
-    pub fn new(block_max_bytes: usize) -> Self {
-        BacklogState {
-            events: Default::default(),
-            spare: Default::default(),
-            max_keep: 4 * block_max_bytes.max(1 << 20),
-        }
-    }
-
-    /// Returns a block buffer the indexer is done with.
-    pub fn give_back(&self, mut buf: Vec<u8>) {
-        if buf.capacity() > self.max_keep {
-            return;
-        }
-        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
-        if spare.len() < SPARE_BUFFERS {
-            buf.clear();
-            spare.push(buf);
-        }
-    }
-
-    fn take(&self) -> Vec<u8> {
-        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
-        spare.pop().unwrap_or_default()
-    }
-}
-
-pub(crate) enum IndexMsg {
-    Blocks(Vec<IndexBlock>),
-    DeleteSegment(String, u64),
-    Flush(Sender<Result<()>>),
-    Stop,
 }
 
 /// Cloneable append handle (Send + Sync).
