@@ -237,3 +237,48 @@ fn a_refused_append_gives_the_event_back_whole() {
         assert_eq!(r.event, ev);
     }
 }
+
+/// A block bigger than the writer keeps buffers for (one outsized session
+/// frame) still reaches the indexer whole: the writer frees its oversized
+/// buffer only after handing the body over, so the session's chunk
+/// document and the API events of the same block are all indexed.
+#[test]
+fn an_outsized_block_is_indexed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Store::open(
+        dir.path(),
+        kac_store::StoreOptions {
+            block_max_bytes: 64 << 10,
+            ..common::opts()
+        },
+    )
+    .unwrap();
+    let w = st.writer();
+    let mut evs = session("0193-big", 0);
+    let end = evs.pop().unwrap();
+    let mut data = vec![0u8; 5 << 20]; // > 4 × max(block_max_bytes, 1 MiB)
+    rand::thread_rng().fill_bytes(&mut data);
+    evs.push(Event::Session(SessionEvent::Data {
+        session_id: "0193-big".into(),
+        time: t(1),
+        offset_us: 1,
+        stream: DataStream::Stdout,
+        data,
+    }));
+    evs.push(end);
+    for e in &evs {
+        w.append(e.clone()).unwrap();
+    }
+    for i in 0..3 {
+        w.append(api(i)).unwrap();
+    }
+    st.flush().unwrap();
+    assert_eq!(
+        st.session("0193-big").unwrap(),
+        common::session_events(&evs),
+        "the outsized frame's block was not indexed"
+    );
+    let ids = kac_store::Query::default().with(kac_store::Field::Id, "api-2");
+    assert_eq!(st.search(&ids, 10).unwrap().len(), 1);
+    st.close().unwrap();
+}
