@@ -3,6 +3,7 @@
 //! gives back. Plain data and a small pool; it owns no thread and does no
 //! I/O (the writer and `Store`'s index thread do).
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
@@ -16,7 +17,7 @@ pub(crate) struct IndexBlock {
     /// The block's raw body (`(len record)*`, as compressed into the log),
     /// or None when the indexer was too far behind: it then reads the block
     /// back from the log. The indexer reads records in place (see
-    /// `log::api_view`) and returns the buffer through [`BacklogState::give_back`].
+    /// `log::api_view`) and returns the buffer through [`BacklogState::release`].
     pub body: Option<Vec<u8>>,
     /// Events in the block.
     pub count: usize,
@@ -29,10 +30,16 @@ pub(crate) struct IndexBlock {
 /// Why reuse buffers: a fresh megabyte per block comes back from the
 /// allocator as new pages the kernel has to fault in and zero.
 pub(crate) struct BacklogState {
-    pub events: std::sync::atomic::AtomicUsize,
+    events: AtomicUsize,
     spare: Mutex<Vec<Vec<u8>>>,
     /// Larger buffers (one outsized event) are freed, not kept.
     max_keep: usize,
+}
+
+/// The largest block buffer worth keeping for reuse: anything bigger held
+/// one outsized event, and must not stay allocated for the process's life.
+pub(crate) fn max_kept_buffer(block_max_bytes: usize) -> usize {
+    4 * block_max_bytes.max(1 << 20)
 }
 
 pub(crate) type Backlog = Arc<BacklogState>;
@@ -45,12 +52,29 @@ impl BacklogState {
         BacklogState {
             events: Default::default(),
             spare: Default::default(),
-            max_keep: 4 * block_max_bytes.max(1 << 20),
+            max_keep: max_kept_buffer(block_max_bytes),
         }
     }
 
-    /// Returns a block buffer the indexer is done with.
-    pub fn give_back(&self, mut buf: Vec<u8>) {
+    /// Counts a block of `n` events as held for the indexer, unless that
+    /// would take the backlog past `limit` (then the indexer reads the
+    /// block back from the log instead).
+    pub fn try_hold(&self, n: usize, limit: usize) -> bool {
+        if self.events.load(Relaxed) + n > limit {
+            return false;
+        }
+        self.events.fetch_add(n, Relaxed);
+        true
+    }
+
+    /// The indexer is done with a held block of `n` events: its buffer
+    /// goes back for reuse.
+    pub fn release(&self, body: Vec<u8>, n: usize) {
+        self.events.fetch_sub(n, Relaxed);
+        self.give_back(body);
+    }
+
+    fn give_back(&self, mut buf: Vec<u8>) {
         if buf.capacity() > self.max_keep {
             return;
         }

@@ -478,10 +478,7 @@ fn index_thread(
                         });
                     }
                     if let Some(raw) = body {
-                        backlog
-                            .events
-                            .fetch_sub(count, std::sync::atomic::Ordering::Relaxed);
-                        backlog.give_back(raw);
+                        backlog.release(raw, count);
                     }
                 }
                 if x.uncommitted >= COMMIT_DOCS || x.last_commit.elapsed() >= interval {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kac_event::{Event, SessionEvent};
 
 use crate::error::{Result, StoreError};
-use crate::feed::{Backlog, IndexBlock, IndexMsg};
+use crate::feed::{max_kept_buffer, Backlog, IndexBlock, IndexMsg};
 use crate::log::codec::{encode_block_frame, BlockBody};
 use crate::log::record::{encode_record, session_data_head, TAG_SESSION_DATA};
 use crate::log::segment::SegmentWriter;
@@ -477,14 +477,10 @@ impl Thread {
         seg.max_time_us = evs.iter().fold(seg.max_time_us, |m, e| m.max(e.time_us));
         self.dirty = true;
         if let Some((_, backlog)) = &self.index_tx {
-            use std::sync::atomic::Ordering::Relaxed;
             let n = evs.len();
-            let body = if backlog.events.load(Relaxed) + n <= o.index_backlog_events {
-                backlog.events.fetch_add(n, Relaxed);
-                Some(std::mem::replace(&mut self.raw_buf, backlog.take()))
-            } else {
-                None
-            };
+            let body = backlog
+                .try_hold(n, o.index_backlog_events)
+                .then(|| std::mem::replace(&mut self.raw_buf, backlog.take()));
             self.unsynced.push(IndexBlock {
                 block: BlockRef {
                     writer: seg.header.writer.clone(),
@@ -502,7 +498,7 @@ impl Thread {
         // One outsized event must not pin its buffers for the process's
         // life (after the hand-over: the indexer gets the body whole).
         for buf in [&mut self.raw_buf, &mut self.frame_buf] {
-            if buf.capacity() > 4 * o.block_max_bytes.max(1 << 20) {
+            if buf.capacity() > max_kept_buffer(o.block_max_bytes) {
                 *buf = Vec::new();
             }
         }

@@ -121,7 +121,7 @@ fn ctx_fields(fields: &mut Fields<'_>, tags: &mut Vec<String>, c: &SessionCtx) {
     push_owned(fields, Field::Name, &c.pod);
     push_owned(fields, Field::Verb, &c.verb);
     push(fields, Field::Resource, "pods");
-    tags.extend(c.tags.iter().map(|(k, v)| format!("{k}={v}")));
+    tags.extend(c.tags.iter().map(|(k, v)| super::tag_text(k, v)));
 }
 
 /// Maps one session event to its document, if it gets one. `chunked`

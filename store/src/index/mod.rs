@@ -23,6 +23,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::error::{IoContext, Result, StoreError};
+use crate::log::api_view::ApiView;
 use crate::log::{BlockRef, Position};
 use crate::query::Field;
 use doc::{DocSpec, SessionContexts};
@@ -50,15 +51,26 @@ impl Fields {
 
     /// The index term of cluster tag `key=value`.
     pub fn tag_term(&self, key: &str, value: &str) -> Term {
-        self.term_with(TAG_CODE, &format!("{key}={value}"))
+        self.term_with(TAG_CODE, &tag_text(key, value))
     }
 
     fn term_with(&self, code: u8, value: &str) -> Term {
-        let mut b = Vec::with_capacity(1 + value.len());
-        b.push(code);
-        b.extend_from_slice(value.as_bytes());
-        Term::from_field_bytes(self.terms, &b)
+        let mut b = String::with_capacity(1 + value.len());
+        push_term(&mut b, code, value);
+        Term::from_field_bytes(self.terms, b.as_bytes())
     }
+}
+
+/// Appends the exact-match term `code ‖ value` (see [`term_code`]): the
+/// one place that lays a term out, for documents and queries alike.
+pub(crate) fn push_term(out: &mut String, code: u8, value: &str) {
+    out.push(char::from(code));
+    out.push_str(value);
+}
+
+/// The text of a cluster tag's term, `key=value` (after [`TAG_CODE`]).
+pub fn tag_text(key: &str, value: &str) -> String {
+    format!("{key}={value}")
 }
 
 /// The first byte of an exact-match term: which query field it belongs to.
@@ -299,7 +311,7 @@ impl Indexer {
 
     /// Queues the document of an API event. `seg` is [`seg_key`] of its
     /// segment (built once per block by the caller).
-    pub fn add_api(&mut self, ev: &crate::log::api_view::ApiView<'_>, seg: &str, loc: u64) {
+    pub fn add_api(&mut self, ev: &ApiView<'_>, seg: &str, loc: u64) {
         let tags = self.tags.terms(ev.cluster, ev.cluster_tags);
         self.pending.api(ev, &tags, seg, loc);
     }

@@ -33,7 +33,7 @@ use tantivy::schema::Field as TField;
 use tantivy::Document;
 
 use super::doc::DocSpec;
-use super::{id_hash, term_code, TAG_CODE};
+use super::{id_hash, push_term, tag_text, term_code, TAG_CODE};
 use crate::query::Field;
 
 /// One value of a document, borrowed from it.
@@ -148,15 +148,6 @@ impl DocBatch {
     }
 }
 
-impl IndexDoc {
-    /// One API event's document on its own (tests and tools).
-    pub fn api(ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
-        let mut b = DocBatch::default();
-        b.api(ev, tags, seg, loc);
-        b.take().next().expect("one document")
-    }
-}
-
 impl DocValues {
     /// Adds the exact-match term `code ‖ s` (see [`super::term_code`]);
     /// empty values are not indexed (no `namespace=` term for a
@@ -164,8 +155,7 @@ impl DocValues {
     fn term(&mut self, code: u8, s: &str) {
         if !s.is_empty() {
             let a = self.buf.len();
-            self.buf.push(char::from(code));
-            self.buf.push_str(s);
+            push_term(&mut self.buf, code, s);
             self.vals.push((H.terms, Slot::Term(a, self.buf.len())));
         }
     }
@@ -196,53 +186,51 @@ impl DocValues {
     /// are the event's tag terms from [`TagCache`].
     fn api(&mut self, ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) {
         let h = &*H;
-        let d = self;
-        d.field(Field::User, ev.user);
+        self.field(Field::User, ev.user);
         for g in ev.groups.iter() {
-            d.field(Field::Group, g);
+            self.field(Field::Group, g);
         }
-        d.field(Field::Cluster, ev.cluster);
-        d.field(Field::Verb, ev.verb);
-        d.field(Field::ApiGroup, ev.api_group);
-        d.field(Field::Resource, ev.resource);
-        d.field(Field::Namespace, ev.namespace);
-        d.field(Field::Name, ev.name);
-        d.field(Field::Decision, ev.outcome.as_str());
+        self.field(Field::Cluster, ev.cluster);
+        self.field(Field::Verb, ev.verb);
+        self.field(Field::ApiGroup, ev.api_group);
+        self.field(Field::Resource, ev.resource);
+        self.field(Field::Namespace, ev.namespace);
+        self.field(Field::Name, ev.name);
+        self.field(Field::Decision, ev.outcome.as_str());
         // Indexed even when 0, as it always was.
-        d.field(Field::Code, code_str(ev.code).as_ref());
+        self.field(Field::Code, code_str(ev.code).as_ref());
         if let Some(s) = ev.session_id {
-            d.field(Field::Session, s);
+            self.field(Field::Session, s);
         }
         for t in tags {
-            d.term(TAG_CODE, t);
+            self.term(TAG_CODE, t);
         }
-        d.common(seg, ev.time.timestamp_micros(), loc);
+        self.common(seg, ev.time.timestamp_micros(), loc);
         let id = ev.id.with_str(|id| (!id.is_empty()).then(|| id_hash(id)));
         if let Some(id) = id {
-            d.vals.push((h.id_hash, Slot::U64(id)));
+            self.vals.push((h.id_hash, Slot::U64(id)));
         }
     }
 
     /// The values of a session event's or chunk's document.
     fn spec(&mut self, d: &DocSpec<'_>, seg: &str, loc: u64) {
         let h = &*H;
-        let doc = self;
         let mut id = None;
         for (k, v) in &d.fields {
             match k {
                 Field::Id => id = Some(id_hash(v)),
-                _ => doc.field(*k, v),
+                _ => self.field(*k, v),
             }
         }
         for t in &d.tags {
-            doc.term(TAG_CODE, t);
+            self.term(TAG_CODE, t);
         }
-        doc.common(seg, d.time_us, loc);
+        self.common(seg, d.time_us, loc);
         for t in &d.text {
-            doc.str(h.text, t);
+            self.str(h.text, t);
         }
         if let Some(id) = id {
-            doc.vals.push((h.id_hash, Slot::U64(id)));
+            self.vals.push((h.id_hash, Slot::U64(id)));
         }
     }
 }
@@ -351,7 +339,7 @@ impl TagCache {
                 return t.clone();
             }
         }
-        let terms: Arc<[String]> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let terms: Arc<[String]> = tags.iter().map(|(k, v)| tag_text(k, v)).collect();
         if self.by_cluster.len() >= MAX_CACHED_CLUSTERS {
             self.by_cluster.clear();
         }

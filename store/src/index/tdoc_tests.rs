@@ -31,6 +31,13 @@ fn values(d: &IndexDoc) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One API event's document on its own.
+fn doc_alone(ev: &ApiView<'_>, tags: &[String], seg: &str, loc: u64) -> IndexDoc {
+    let mut b = DocBatch::default();
+    b.api(ev, tags, seg, loc);
+    b.take().next().expect("one document")
+}
+
 fn record(a: &ApiEvent) -> Vec<u8> {
     let mut rec = Vec::new();
     encode_api(a, &mut rec);
@@ -60,7 +67,7 @@ fn api_doc_has_every_exact_field_in_schema_order() {
     let v = ApiView::parse(&rec).unwrap();
     let mut cache = TagCache::default();
     let tags = cache.terms(v.cluster, v.cluster_tags);
-    let d = IndexDoc::api(&v, &tags, "w/3", 77);
+    let d = doc_alone(&v, &tags, "w/3", 77);
     let got = values(&d);
     let t = |code: char, v: &str| (TERMS_FIELD.to_string(), format!("{code}:{v}"));
     let mut want: Vec<(String, String)> = vec![t('u', &a.user.name)];
@@ -165,7 +172,7 @@ fn documents_of_a_batch_each_see_only_their_own_values() {
     for (i, v) in views.iter().enumerate() {
         let tags = cache.terms(v.cluster, v.cluster_tags);
         batch.api(v, &tags, "w/1", i as u64);
-        alone.push(values(&IndexDoc::api(v, &tags, "w/1", i as u64)));
+        alone.push(values(&doc_alone(v, &tags, "w/1", i as u64)));
     }
     assert_eq!(batch.len(), 3);
     let docs: Vec<IndexDoc> = batch.take().collect();

@@ -227,7 +227,6 @@ pub struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Creates a new segment and makes its header durable.
     /// Starts the next segment of `writer`'s stream as every new segment
     /// is written now: hashed with [`ChainHash::CURRENT`], created now.
     pub fn start(
@@ -250,6 +249,7 @@ impl SegmentWriter {
         )
     }
 
+    /// Creates a new segment and makes its header durable.
     pub fn create(store: &Path, header: SegmentHeader) -> Result<Self> {
         let dir = segments_dir(store);
         std::fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
